@@ -1,0 +1,65 @@
+/**
+ * The optional config file (`~/.config/rdhpf/config.json`, or --config FILE)
+ * holds the same settings as `rdhpf run`'s flags. Precedence: command line,
+ * then environment, then this file.
+ *
+ * @module
+ */
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { z } from "zod";
+import { usageError } from "../errors.ts";
+import { LogFormatSchema, LogLevelSchema } from "../log/mod.ts";
+
+export const ConfigFileSchema = z.strictObject({
+  host: z.string().optional(),
+  sshConfig: z.string().optional(),
+  sshOptions: z.array(z.string()).optional(),
+  bind: z.array(z.string()).optional(),
+  logLevel: LogLevelSchema.optional(),
+  logFormat: LogFormatSchema.optional(),
+  logFile: z.string().optional(),
+  includePorts: z.string().optional(),
+  excludePorts: z.string().optional(),
+  map: z.array(z.string()).optional(),
+});
+export type ConfigFile = z.infer<typeof ConfigFileSchema>;
+
+export function defaultConfigPath(env: Record<string, string | undefined> = process.env): string {
+  const base = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), ".config");
+  return join(base, "rdhpf", "config.json");
+}
+
+/**
+ * Reads and validates the config file. A missing default file is fine; a
+ * missing explicit one, bad JSON or a bad key is a usage error naming it.
+ */
+export function loadConfigFile(path: string | undefined, env = process.env): ConfigFile {
+  const file = path ?? defaultConfigPath(env);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    if (path === undefined && (err as NodeJS.ErrnoException).code === "ENOENT") return {};
+    throw usageError(`cannot read config file ${file}: ${(err as Error).message}`, "check the path given to --config");
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw usageError(`config file ${file} is not valid JSON: ${(err as Error).message}`, "fix the JSON syntax (a linter such as `jq . FILE` points at the spot)");
+  }
+  const parsed = ConfigFileSchema.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => {
+      const key = i.path.join(".") || (i.code === "unrecognized_keys" ? (i as { keys?: string[] }).keys?.join(", ") : "") || "(top level)";
+      return `${key}: ${i.message}`;
+    });
+    throw usageError(
+      `config file ${file} has bad settings: ${issues.join("; ")}`,
+      `allowed keys: ${Object.keys(ConfigFileSchema.shape).join(", ")}`,
+    );
+  }
+  return parsed.data;
+}

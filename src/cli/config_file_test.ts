@@ -1,0 +1,45 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { RdhpfError } from "../errors.ts";
+import { loadConfigFile } from "./config_file.ts";
+
+function withFile(content: string, fn: (path: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), "rdhpf-cfg-"));
+  try {
+    const path = join(dir, "config.json");
+    writeFileSync(path, content);
+    fn(path);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("loadConfigFile", () => {
+  it("reads the run settings", () => {
+    withFile(JSON.stringify({ host: "ssh://me@docker", excludePorts: "22", logLevel: "debug" }), (p) => {
+      assert.deepEqual(loadConfigFile(p), { host: "ssh://me@docker", excludePorts: "22", logLevel: "debug" });
+    });
+  });
+  it("is empty when the default file does not exist", () => {
+    assert.deepEqual(loadConfigFile(undefined, { HOME: "/nonexistent-home" }), {});
+  });
+  it("names an unknown key", () => {
+    withFile(JSON.stringify({ hots: "x" }), (p) => {
+      assert.throws(() => loadConfigFile(p), (e: unknown) => e instanceof RdhpfError && e.exitCode === 2 && e.message.includes("hots"));
+    });
+  });
+  it("names a key with a bad value", () => {
+    withFile(JSON.stringify({ logLevel: "loud" }), (p) => {
+      assert.throws(() => loadConfigFile(p), (e: unknown) => e instanceof RdhpfError && e.message.includes("logLevel"));
+    });
+  });
+  it("says where JSON is broken", () => {
+    withFile("{ host: ", (p) => assert.throws(() => loadConfigFile(p), (e: unknown) => e instanceof RdhpfError && e.message.includes("not valid JSON")));
+  });
+  it("refuses a missing explicit file", () => {
+    assert.throws(() => loadConfigFile("/nonexistent/rdhpf.json"), (e: unknown) => e instanceof RdhpfError && e.exitCode === 2);
+  });
+});

@@ -1,0 +1,61 @@
+/**
+ * The command tree. Commands only parse, call and print; the work lives in
+ * src/daemon, src/forward, src/ssh, src/docker and src/status.
+ *
+ * @module
+ */
+import { Command, CommanderError } from "@commander-js/extra-typings";
+import { formatError, RdhpfError } from "../errors.ts";
+import { versionLine } from "../version.ts";
+import { completionsCommand } from "./completions.ts";
+import { runCommand } from "./run.ts";
+import { serviceCommand } from "./service.ts";
+import { statusCommand } from "./status.ts";
+import { waitCommand } from "./wait.ts";
+
+export function buildProgram(): Command {
+  const program = new Command("rdhpf")
+    .description("Remote Docker Host Port Forwarder: every TCP port published on a remote Docker host (DOCKER_HOST=ssh://...) reachable on localhost, over one SSH connection")
+    .version(versionLine(), "-V, --version", "print the version and exit")
+    .showHelpAfterError("(run with --help for usage)")
+    .addHelpText("after", `
+Examples:
+  rdhpf run --host ssh://docker@build-host.example     forward every published port
+  rdhpf status                                         what is forwarded, and health
+  docker run -d -p 5432:5432 postgres && rdhpf wait --port 5432 && npm test
+  rdhpf service install --host ssh://docker@build-host.example
+  rdhpf --version
+
+Environment: RDHPF_HOST (default TARGET), DOCKER_HOST (used when ssh://),
+RDHPF_LOG_LEVEL, RDHPF_STATE_DIR (runtime dir), NO_COLOR.`);
+  program.addCommand(runCommand());
+  program.addCommand(statusCommand());
+  program.addCommand(waitCommand());
+  program.addCommand(serviceCommand());
+  program.addCommand(completionsCommand(() => program));
+  program.addCommand(
+    new Command("version").description("print the version and exit").action(() => {
+      console.log(versionLine());
+    }),
+  );
+  program.exitOverride();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  for (const cmd of program.commands) cmd.exitOverride();
+  return program;
+}
+
+/** Runs the CLI; resolves with the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and --version "fail" with exit code 0; parse errors exit 2.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    process.stderr.write(`${formatError(err)}\n`);
+    return err instanceof RdhpfError ? err.exitCode : 1;
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * TARGET and SSH options shared by every command that talks about one host
+ * (`run`, `status --host`, `wait`, `doctor`): one resolution, so that
+ * `status` finds the instance that `run` started with the same words.
+ *
+ * @module
+ */
+import { usageError } from "../errors.ts";
+import { instancePaths, type InstancePaths, runtimeDir } from "../daemon/paths.ts";
+import type { SshContext } from "../ssh/argv.ts";
+import { resolveTarget } from "../ssh/resolve.ts";
+import { defaultTargetFromEnv, parseTarget, type SshTarget, validateSshOption } from "../ssh/target.ts";
+
+export interface SshCliOptions {
+  configFile: string | null;
+  options: string[];
+}
+
+/** Picks the TARGET: --host, then $RDHPF_HOST, then an ssh:// $DOCKER_HOST. */
+export function chooseTarget(host: string | undefined, env: Record<string, string | undefined> = process.env): SshTarget {
+  if (host !== undefined) return parseTarget(host);
+  const fromEnv = defaultTargetFromEnv(env);
+  if (fromEnv) return parseTarget(fromEnv.raw);
+  throw usageError(
+    "no Docker host given",
+    "pass --host ssh://user@host (or an ssh config alias), or set RDHPF_HOST, or DOCKER_HOST=ssh://user@host",
+  );
+}
+
+export interface ResolvedInstance {
+  target: SshTarget;
+  ssh: SshContext;
+  /** "user@hostname:port" as ssh itself resolves it (`ssh -G`). */
+  identity: string;
+  resolved: { user: string; hostname: string; port: number };
+  paths: InstancePaths;
+}
+
+/** Resolves TARGET and options into the SSH context and the instance's files. */
+export async function resolveInstance(host: string | undefined, cli: SshCliOptions, env = process.env): Promise<ResolvedInstance> {
+  const target = chooseTarget(host, env);
+  const options = cli.options.map(validateSshOption);
+  const dir = runtimeDir(env);
+  const draft: SshContext = { sshBinary: env.RDHPF_SSH ?? "ssh", configFile: cli.configFile, options, target, controlPath: "" };
+  const resolved = await resolveTarget(draft);
+  const identity = `${resolved.user}@${resolved.hostname}:${resolved.port}`;
+  const paths = instancePaths(dir, identity);
+  return { target, ssh: { ...draft, controlPath: paths.controlSocket }, identity, resolved, paths };
+}
+
+/** The identity of a raw TARGET, for `rdhpf status --host`. */
+export async function resolveIdentity(raw: string, ssh: SshCliOptions): Promise<string> {
+  return (await resolveInstance(raw, ssh)).identity;
+}

@@ -1,0 +1,50 @@
+/**
+ * Runs a job on demand, never twice at once: requests that arrive while the
+ * job runs are merged into one more run right after. A burst of Docker events
+ * (50 containers started at once) thus costs a handful of reconciles, not 50,
+ * and no request waits longer than one job plus `delayMs`.
+ *
+ * @module
+ */
+export class Coalescer<T> {
+  private pending: T[] = [];
+  private dirty = false;
+  private running: Promise<void> | null = null;
+
+  constructor(
+    private readonly job: (triggers: T[]) => Promise<void>,
+    private readonly onError: (err: unknown) => void,
+    /** Short wait before a run so that events arriving together share it. */
+    private readonly delayMs = 2,
+  ) {}
+
+  /** Asks for a run; `trigger` (if given) is handed to that run. */
+  request(trigger?: T): void {
+    if (trigger !== undefined) this.pending.push(trigger);
+    this.dirty = true;
+    if (!this.running) this.running = this.loop();
+  }
+
+  /** Resolves when no run is in progress or queued. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      await new Promise((r) => setTimeout(r, this.delayMs));
+      while (this.dirty) {
+        this.dirty = false;
+        const triggers = this.pending;
+        this.pending = [];
+        try {
+          await this.job(triggers);
+        } catch (err) {
+          this.onError(err);
+        }
+      }
+    } finally {
+      this.running = null;
+    }
+  }
+}

@@ -1,0 +1,351 @@
+/**
+ * The daemon's lifecycle: one SSH master at a time, the Docker link and its
+ * event stream through it, and level-triggered reconciles of the forwards.
+ *
+ *   connect master ──► open Docker link ──► stream events ──► reconcile
+ *        ▲                    ▲ (retry ≤5 s)        │ any container event,
+ *        └── backoff 1…30 s ──┴──── master exit ◄───┘ every 30 s, after wake
+ *
+ * Nothing here gives up: every failure after the first successful connection
+ * leads back to the top with a backoff. Only a configuration problem at the
+ * very first start (unknown host key, auth failure, unreachable host) ends
+ * the process, with exit status 2.
+ *
+ * @module
+ */
+import { rmSync } from "node:fs";
+import { getLogger } from "@logtape/logtape";
+import { isContainerLifecycleEvent } from "../docker/events.ts";
+import { RdhpfError } from "../errors.ts";
+import { type BackendResult, ForwardApplier, type ForwardBackend, type ForwardSpec } from "../forward/applier.ts";
+import { desiredForwards } from "../forward/desired.ts";
+import { planForwards } from "../forward/diff.ts";
+import { findPortOwner } from "../forward/port_owner.ts";
+import type { PortRules } from "../forward/rules.ts";
+import type { SshContext } from "../ssh/argv.ts";
+import { SshConnectError } from "../ssh/errors.ts";
+import { SshMaster } from "../ssh/master.ts";
+import { Mux } from "../ssh/mux.ts";
+import { displaySafe } from "../status/escape.ts";
+import { backoffDelayMs, sleep } from "./backoff.ts";
+import { Coalescer } from "./coalescer.ts";
+import { type DockerLink, discoverEndpoint, openDockerLink, readCachedEndpoint } from "./docker_link.ts";
+import type { InstanceLock } from "./lock.ts";
+import type { InstancePaths } from "./paths.ts";
+import { writeFileAtomic } from "./state_file.ts";
+import { StatusStore } from "./status_store.ts";
+
+const log = getLogger(["rdhpf", "engine"]);
+
+export interface EngineOptions {
+  /** The target as the user wrote it, for logs and status. */
+  host: string;
+  ssh: SshContext;
+  paths: InstancePaths;
+  rules: PortRules;
+  bindAddresses: string[];
+  lock: InstanceLock;
+  version: string;
+  resyncIntervalMs?: number;
+  healthIntervalMs?: number;
+}
+
+/** Kinds of SSH failure that are the user's configuration, not the network. */
+const CONFIG_KINDS = new Set(["host-key-unknown", "host-key-changed", "auth"]);
+/** Kinds that end the process when they happen at the very first start. */
+const FATAL_AT_START = new Set(["host-key-unknown", "host-key-changed", "auth", "dns", "unreachable", "timeout"]);
+
+const DOCKER_RETRY_CAP_MS = 5_000;
+/** A timer that fires this much later than planned means the machine slept (or we were stopped). */
+const WAKE_SLACK_MS = 5_000;
+const NAME_CHARS = 80;
+
+class SessionEnded extends Error {}
+
+export class Engine {
+  readonly store: StatusStore;
+  private readonly applier: ForwardApplier;
+  private readonly reconciler: Coalescer<number>;
+  private master: SshMaster | null = null;
+  private mux: Mux;
+  private docker: DockerLink | null = null;
+  private everConnected = false;
+  private readonly resyncIntervalMs: number;
+  private readonly healthIntervalMs: number;
+  private readonly announcedBlocks = new Map<number, string>();
+
+  constructor(private readonly opts: EngineOptions) {
+    this.store = new StatusStore(opts.host, process.pid, opts.version);
+    this.mux = new Mux(opts.ssh);
+    this.applier = new ForwardApplier(this.muxBackend(), opts.bindAddresses, findPortOwner);
+    this.reconciler = new Coalescer((triggers) => this.reconcile(triggers), (err) => {
+      log.warn("Reconcile failed; the next event or resync retries it", { error: (err as Error).message });
+    });
+    this.resyncIntervalMs = opts.resyncIntervalMs ?? 30_000;
+    this.healthIntervalMs = opts.healthIntervalMs ?? 15_000;
+  }
+
+  /** The status document as of now. */
+  status() {
+    return this.store.document({
+      active: this.applier.active.values(), blocked: this.applier.blocked.values(),
+      history: this.applier.history, bindAddresses: this.opts.bindAddresses,
+    });
+  }
+
+  private saveState(): void {
+    this.store.touch();
+    try {
+      writeFileAtomic(this.opts.paths.stateFile, JSON.stringify(this.status()));
+    } catch (err) {
+      log.warn("Could not write the state file", { path: this.opts.paths.stateFile, error: (err as Error).message });
+    }
+  }
+
+  private setState(state: StatusStore["state"], error: string | null = this.store.lastError): void {
+    this.store.state = state;
+    this.store.lastError = error;
+    this.saveState();
+  }
+
+  /** Runs until `signal` aborts. Throws RdhpfError (exit 2) for a configuration error at first start. */
+  async run(signal: AbortSignal): Promise<void> {
+    let attempt = 0;
+    while (!signal.aborted) {
+      let kind: string | null = null;
+      try {
+        await this.session(signal, attempt + 1, () => { attempt = 0; });
+      } catch (err) {
+        kind = err instanceof SshConnectError ? err.kind : null;
+        if (!this.everConnected && kind !== null && FATAL_AT_START.has(kind)) {
+          throw new RdhpfError((err as SshConnectError).message, (err as SshConnectError).hint, 2, { cause: err });
+        }
+        if (!signal.aborted) {
+          this.store.ssh.consecutiveFailures++;
+          log.warn("SSH connection failed; will retry", { kind: kind ?? "other", error: (err as Error).message });
+        }
+      } finally {
+        await this.endSession(signal.aborted ? "rdhpf shutdown" : "connection lost");
+      }
+      if (signal.aborted) break;
+      // Auth and host-key trouble does not fix itself in seconds: retry at the cap.
+      const delayMs = kind !== null && CONFIG_KINDS.has(kind) ? 30_000 : backoffDelayMs(attempt);
+      attempt++;
+      this.setState("reconnecting");
+      log.info("Reconnecting", { in_ms: delayMs, attempt });
+      await sleep(delayMs, signal);
+    }
+  }
+
+  /** One SSH connection's life. Returns or throws when it is over. */
+  private async session(signal: AbortSignal, attempt: number, onHealthy: () => void): Promise<void> {
+    const sessionAbort = new AbortController();
+    const endSession = (reason: string) => {
+      if (!sessionAbort.signal.aborted) {
+        log.warn("SSH session ended", { reason });
+        sessionAbort.abort(new SessionEnded(reason));
+      }
+    };
+    const onOuterAbort = () => sessionAbort.abort(new SessionEnded("rdhpf shutdown"));
+    signal.addEventListener("abort", onOuterAbort, { once: true });
+
+    try {
+      this.setState(this.everConnected ? "reconnecting" : "starting");
+      log.info("Ensuring SSH ControlMaster is alive before starting event stream", { attempt, host: this.opts.host });
+      const connectStarted = Date.now();
+      const master = new SshMaster(this.opts.ssh);
+      this.master = master;
+      master.onExit((info) => endSession(`SSH master exited (${info.kind}): ${info.stderr.trim().split("\n").pop() ?? ""}`));
+      await master.start();
+      if (sessionAbort.signal.aborted) return;
+      this.opts.lock.setMasterPid(master.pid);
+      this.store.ssh = {
+        ...this.store.ssh, connected: true, masterPid: master.pid, connectionsOpened: this.store.ssh.connectionsOpened + 1,
+        reconnects: this.store.ssh.reconnects + (this.everConnected ? 1 : 0), connectedSinceMs: Date.now(), consecutiveFailures: 0,
+      };
+      this.everConnected = true;
+      log.info("SSH ControlMaster verified healthy", { master_pid: master.pid, connect_ms: Date.now() - connectStarted });
+
+      const timers = this.startTimers(master, sessionAbort.signal, endSession);
+      try {
+        await this.dockerLoop(sessionAbort.signal, onHealthy);
+      } finally {
+        for (const t of timers) clearInterval(t);
+      }
+    } finally {
+      signal.removeEventListener("abort", onOuterAbort);
+      sessionAbort.abort(new SessionEnded("session over"));
+    }
+  }
+
+  /** Health check every 15 s, resync every 30 s, and wake detection. */
+  private startTimers(master: SshMaster, signal: AbortSignal, endSession: (reason: string) => void): ReturnType<typeof setInterval>[] {
+    let lastTickMs = Date.now();
+    const health = setInterval(async () => {
+      const now = Date.now();
+      const late = now - lastTickMs - this.healthIntervalMs;
+      lastTickMs = now;
+      if (late > WAKE_SLACK_MS) {
+        log.info("Timer fired late: the machine slept or rdhpf was stopped; checking now", { late_ms: late });
+        this.reconciler.request();
+        // After a sleep the TCP connection may be dead without the master knowing yet.
+        if (this.docker) this.docker.client.ping().catch(() => endSession("no answer from Docker after wake"));
+      }
+      if (!(await master.check().catch(() => false)) && !signal.aborted) endSession("ControlMaster check failed");
+    }, this.healthIntervalMs);
+    const resync = setInterval(() => this.reconciler.request(), this.resyncIntervalMs);
+    return [health, resync];
+  }
+
+  /** Keeps a Docker link and its event stream up while the SSH session lives. */
+  private async dockerLoop(signal: AbortSignal, onHealthy: () => void): Promise<void> {
+    let failures = 0;
+    let refreshed = false;
+    while (!signal.aborted) {
+      try {
+        const cached = readCachedEndpoint(this.opts.paths);
+        const endpoint = cached ?? (await discoverEndpoint(this.mux));
+        if (signal.aborted) return;
+        this.docker = await openDockerLink(this.mux, this.opts.paths, endpoint);
+        const d = this.docker;
+        Object.assign(this.store.docker, { connected: true, serverVersion: d.serverVersion, apiVersion: d.apiVersion, transport: d.transport, endpoint: d.endpoint });
+        log.info("Docker daemon connectivity validated", { docker_version: d.serverVersion, api_version: d.apiVersion, transport: d.transport, endpoint: d.endpoint });
+        if (cached !== null && !refreshed) {
+          refreshed = true;
+          void this.recheckEndpoint(cached, signal);
+        }
+        await this.streamEvents(d, signal, () => {
+          failures = 0;
+          onHealthy();
+        });
+      } catch (err) {
+        if (signal.aborted) return;
+        log.warn("Docker link failed; retrying", { error: (err as Error).message, retry_in_ms: backoffDelayMs(failures, DOCKER_RETRY_CAP_MS) });
+      } finally {
+        await this.closeDocker();
+      }
+      if (signal.aborted) return;
+      this.store.docker.eventStreamRestarts++;
+      this.setState("degraded", "Docker event stream interrupted");
+      await sleep(backoffDelayMs(failures++, DOCKER_RETRY_CAP_MS), signal);
+    }
+  }
+
+  /** The endpoint used from the cache is checked once per connection; a change restarts the link. */
+  private async recheckEndpoint(used: string, signal: AbortSignal): Promise<void> {
+    try {
+      const found = await discoverEndpoint(this.mux);
+      if (!signal.aborted && found !== used) {
+        log.info("Remote Docker endpoint changed; switching", { from: used, to: found });
+        writeFileAtomic(this.opts.paths.endpointCache, `${found}\n`);
+        await this.closeDocker();
+      }
+    } catch (err) {
+      log.debug("Endpoint re-check failed", { error: (err as Error).message });
+    }
+  }
+
+  private async closeDocker(): Promise<void> {
+    const d = this.docker;
+    this.docker = null;
+    this.store.docker.connected = false;
+    if (d) await d.close().catch(() => undefined);
+  }
+
+  /** Streams events until the stream ends; the stream is opened before the first list so nothing falls between. */
+  private async streamEvents(link: DockerLink, signal: AbortSignal, onOpen: () => void): Promise<void> {
+    const started = Date.now();
+    let received = 0;
+    let firstAt: number | null = null;
+    const streamAbort = new AbortController();
+    const stop = () => streamAbort.abort();
+    signal.addEventListener("abort", stop, { once: true });
+    // closeDocker() (endpoint change) ends the stream by closing the client.
+    try {
+      for await (const event of link.client.events({
+        signal: streamAbort.signal,
+        onOpen: () => {
+          log.info("docker events stream started", { startup_duration_ms: Date.now() - started });
+          this.setState("connected", null);
+          onOpen();
+          this.reconciler.request();
+        },
+      })) {
+        const now = Date.now();
+        received++;
+        this.store.docker.eventsReceived++;
+        this.store.docker.lastEventAtMs = now;
+        if (firstAt === null) {
+          firstAt = now;
+          log.info("First Docker event received", { time_since_start_ms: now - started });
+        }
+        if (isContainerLifecycleEvent(event)) this.reconciler.request(now);
+        if (this.docker !== link) break;
+      }
+    } finally {
+      signal.removeEventListener("abort", stop);
+      log.info("docker events stream ended", { total_duration_ms: Date.now() - started, events_received: received });
+    }
+  }
+
+  /** One level-triggered reconcile: list → desired → plan → apply. */
+  private async reconcile(triggersMs: number[]): Promise<void> {
+    const link = this.docker;
+    if (!link || !this.master) return;
+    const containers = await link.client.listContainers();
+    const desired = desiredForwards(containers, this.opts.rules);
+    const plan = planForwards(desired, this.applier.active);
+    const outcome = await this.applier.apply(plan);
+    const now = Date.now();
+    const earliest = triggersMs.length > 0 ? Math.min(...triggersMs) : null;
+
+    for (const f of outcome.added) {
+      const latencyMs = earliest === null ? null : now - earliest;
+      if (latencyMs !== null) this.store.recordLatency(latencyMs);
+      log.info("Forward added", {
+        container: displaySafe(f.containerName, NAME_CHARS), local: `${f.bindAddresses.join(",")}:${f.localPort}`,
+        remote: `${f.remoteHost}:${f.remotePort}`, latency_ms: latencyMs,
+      });
+    }
+    for (const f of outcome.removed) {
+      log.info("Forward removed", { container: displaySafe(f.containerName, NAME_CHARS), local_port: f.localPort, reason: f.endReason });
+    }
+    for (const f of outcome.adopted) {
+      log.info("Forward now serves another container", { container: displaySafe(f.containerName, NAME_CHARS), local_port: f.localPort });
+    }
+    for (const b of outcome.blocked) {
+      if (this.announcedBlocks.get(b.desired.localPort) === b.reason) continue;
+      this.announcedBlocks.set(b.desired.localPort, b.reason);
+      log.warn("Forward blocked; retrying at every resync", { container: displaySafe(b.desired.containerName, NAME_CHARS), local_port: b.desired.localPort, reason: b.reason });
+    }
+    for (const port of [...this.announcedBlocks.keys()]) if (!this.applier.blocked.has(port)) this.announcedBlocks.delete(port);
+
+    this.store.reported = desired.filter((d) => d.disposition !== "wanted");
+    const conflicted = this.applier.blocked.size > 0 || desired.some((d) => d.disposition === "claimed");
+    this.setState(conflicted ? "degraded" : "connected", conflicted ? "some forwards are in conflict" : null);
+  }
+
+  /** Tears the session down: forwards are gone with the master. */
+  private async endSession(reason: string): Promise<void> {
+    const shutdown = reason === "rdhpf shutdown";
+    if (shutdown && this.master?.pid) await this.applier.cancelAll(reason);
+    else this.applier.dropAll(reason);
+    await this.closeDocker();
+    const master = this.master;
+    this.master = null;
+    if (master) await master.stop().catch(() => undefined);
+    this.opts.lock.setMasterPid(null);
+    rmSync(this.opts.paths.dockerSocket, { force: true });
+    this.store.ssh = { ...this.store.ssh, connected: false, masterPid: null, connectedSinceMs: null };
+    this.saveState();
+  }
+
+  /** Applies forward specs through the master's socket. */
+  private muxBackend(): ForwardBackend {
+    const mux = () => this.mux;
+    return {
+      add: (specs: ForwardSpec[]): Promise<BackendResult> => mux().forward(specs),
+      cancel: (specs: ForwardSpec[]): Promise<BackendResult> => mux().cancel(specs),
+    };
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * Files the daemon writes are replaced atomically (write a temp file in the
+ * same directory, then rename), so a crash can never leave half a document
+ * that breaks `rdhpf status`.
+ *
+ * @module
+ */
+import { chmodSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { userInfo } from "node:os";
+import { RdhpfError } from "../errors.ts";
+
+/** Writes `content` to `path` atomically with mode 0600. */
+export function writeFileAtomic(path: string, content: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, content, { mode: 0o600 });
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * Creates the runtime dir 0700 or checks an existing one: it must belong to
+ * this user and be closed to group and others, because it holds the SSH
+ * control socket (whoever can connect to it can use the SSH connection).
+ */
+export function ensurePrivateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = statSync(dir);
+  const uid = typeof process.getuid === "function" ? process.getuid() : userInfo().uid;
+  if (st.uid !== uid) {
+    throw new RdhpfError(
+      `runtime dir ${dir} belongs to uid ${st.uid}, not to you (uid ${uid})`,
+      "set RDHPF_STATE_DIR to a directory of your own, or remove that directory",
+      2,
+    );
+  }
+  if ((st.mode & 0o077) !== 0) {
+    if ((st.mode & 0o022) !== 0) {
+      throw new RdhpfError(
+        `runtime dir ${dir} is writable by group or others (mode ${(st.mode & 0o777).toString(8)})`,
+        `run \`chmod 700 ${dir}\` or point RDHPF_STATE_DIR elsewhere`,
+        2,
+      );
+    }
+    // Readable but not writable by others: tighten it, we created it or own it.
+    chmodSync(dir, 0o700);
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The daemon's live figures, and their rendering into the status document
+ * (src/status/schema.ts) that `rdhpf status` shows. Only this file turns
+ * engine state into that document.
+ *
+ * @module
+ */
+import type { ActiveForward } from "../forward/diff.ts";
+import type { DesiredForward } from "../forward/desired.ts";
+import type { BlockedForward, EndedForward } from "../forward/applier.ts";
+import type { DaemonState, ForwardStatus, StatusDocument } from "../status/schema.ts";
+
+const LATENCY_SAMPLES = 100;
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/** Nearest-rank percentile of unsorted samples; null when empty. */
+export function percentile(samples: number[], p: number): number | null {
+  if (samples.length === 0) return null;
+  const sorted = [...samples].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+export class StatusStore {
+  state: DaemonState = "starting";
+  lastError: string | null = null;
+  resolved: StatusDocument["resolved"] = null;
+  readonly startedAtMs = Date.now();
+  updatedAtMs = Date.now();
+
+  ssh = { connected: false, masterPid: null as number | null, connectionsOpened: 0, reconnects: 0, connectedSinceMs: null as number | null, consecutiveFailures: 0 };
+  docker = {
+    connected: false, serverVersion: null as string | null, apiVersion: null as string | null,
+    transport: null as "socket-forward" | "dial-stdio" | null, endpoint: null as string | null,
+    eventsReceived: 0, lastEventAtMs: null as number | null, eventStreamRestarts: 0,
+  };
+  /** Forward add latencies (ms, event received → forward active), the last 100. */
+  readonly addLatenciesMs: number[] = [];
+  /** Published ports that are reported but not forwarded, from the last reconcile. */
+  reported: DesiredForward[] = [];
+
+  constructor(readonly host: string, readonly pid: number, readonly version: string) {}
+
+  touch(): void {
+    this.updatedAtMs = Date.now();
+  }
+
+  recordLatency(ms: number): void {
+    this.addLatenciesMs.push(ms);
+    if (this.addLatenciesMs.length > LATENCY_SAMPLES) this.addLatenciesMs.shift();
+  }
+
+  /** Renders the document from the store and the applier's tables. */
+  document(forwards: { active: Iterable<ActiveForward>; blocked: Iterable<BlockedForward>; history: EndedForward[]; bindAddresses: string[] }): StatusDocument {
+    const rows: ForwardStatus[] = [];
+    for (const f of forwards.active) {
+      rows.push({
+        container_id: f.containerId, container_name: f.containerName, local_addresses: f.bindAddresses, local_port: f.localPort,
+        remote_address: f.remoteHost, remote_port: f.remotePort, protocol: "tcp", state: "active", reason: null, since: iso(f.sinceMs)!,
+      });
+    }
+    for (const b of forwards.blocked) rows.push(this.reportedRow(b.desired, "conflict", b.reason, b.sinceMs, forwards.bindAddresses));
+    for (const d of this.reported) {
+      const state = d.disposition === "claimed" ? "conflict" : d.disposition === "unsupported" ? "unsupported" : d.disposition === "ignored" ? "ignored" : "pending";
+      rows.push(this.reportedRow(d, state, d.reason, this.updatedAtMs, forwards.bindAddresses));
+    }
+    rows.sort((a, b) => a.local_port - b.local_port || a.container_name.localeCompare(b.container_name));
+    return {
+      host: this.host,
+      resolved: this.resolved,
+      pid: this.pid,
+      version: this.version,
+      state: this.state,
+      started_at: iso(this.startedAtMs)!,
+      updated_at: iso(this.updatedAtMs)!,
+      last_error: this.lastError,
+      ssh: {
+        connected: this.ssh.connected, master_pid: this.ssh.masterPid, connections_opened: this.ssh.connectionsOpened,
+        reconnects: this.ssh.reconnects, connected_since: iso(this.ssh.connectedSinceMs), consecutive_failures: this.ssh.consecutiveFailures,
+      },
+      docker: {
+        connected: this.docker.connected, server_version: this.docker.serverVersion, api_version: this.docker.apiVersion,
+        transport: this.docker.transport, endpoint: this.docker.endpoint, events_received: this.docker.eventsReceived,
+        last_event_at: iso(this.docker.lastEventAtMs), event_stream_restarts: this.docker.eventStreamRestarts,
+      },
+      latency_ms: { p50: percentile(this.addLatenciesMs, 50), p99: percentile(this.addLatenciesMs, 99), samples: this.addLatenciesMs.length },
+      forwards: rows,
+      history: forwards.history.map((h) => ({
+        container_id: h.containerId, container_name: h.containerName, local_addresses: h.bindAddresses, local_port: h.localPort,
+        remote_address: h.remoteHost, remote_port: h.remotePort, protocol: "tcp" as const, state: "active" as const, reason: null,
+        since: iso(h.sinceMs)!, ended_at: iso(h.endedAtMs)!, end_reason: h.endReason,
+      })),
+    };
+  }
+
+  private reportedRow(d: DesiredForward, state: ForwardStatus["state"], reason: string | null, sinceMs: number, bind: string[]): ForwardStatus {
+    return {
+      container_id: d.containerId, container_name: d.containerName, local_addresses: state === "unsupported" || state === "ignored" ? [] : bind,
+      local_port: d.localPort, remote_address: d.remoteHost, remote_port: d.remotePort, protocol: d.protocol, state, reason, since: iso(sinceMs)!,
+    };
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * The desired state: which local forwards should exist, as a pure function of
+ * the running containers and the user's rules. Everything that is not
+ * forwarded is still listed, with a state and a reason, so that status never
+ * hides a published port.
+ *
+ * @module
+ */
+import { z } from "zod";
+import type { ObservedContainer, PublishedPort } from "../docker/types.ts";
+import { excludedBy, isIgnored, localPortFor, type PortRules } from "./rules.ts";
+
+export const DesiredForwardSchema = z.object({
+  containerId: z.string(),
+  containerName: z.string(),
+  /** Created time of the container (unix s): the newest wins a local port. */
+  containerCreatedS: z.number(),
+  localPort: z.number().int(),
+  remoteHost: z.string(),
+  remotePort: z.number().int(),
+  protocol: z.enum(["tcp", "udp", "sctp"]),
+  /** "wanted": should be forwarded; the others are reported only. */
+  disposition: z.enum(["wanted", "unsupported", "ignored", "claimed"]),
+  reason: z.string().nullable(),
+});
+export type DesiredForward = z.infer<typeof DesiredForwardSchema>;
+
+/**
+ * Where the remote end of a forward connects, seen from the remote sshd.
+ * A wildcard binding (0.0.0.0, ::, or empty on old engines) is reachable on
+ * the remote loopback; a specific address only on that address.
+ */
+export function remoteHostFor(hostIp: string): string {
+  if (hostIp === "" || hostIp === "0.0.0.0" || hostIp === "::" || hostIp === "[::]") return "127.0.0.1";
+  return hostIp.replace(/^\[(.*)\]$/, "$1");
+}
+
+function isWildcard(hostIp: string): boolean {
+  return remoteHostFor(hostIp) === "127.0.0.1" && hostIp !== "127.0.0.1";
+}
+
+/**
+ * One entry per (container, protocol, published port): a port bound on both
+ * 0.0.0.0 and :: is one forward. Among several bindings of the same port the
+ * wildcard one is preferred because it is reachable on the remote loopback.
+ */
+function uniqueBindings(ports: PublishedPort[]): PublishedPort[] {
+  const byKey = new Map<string, PublishedPort>();
+  for (const p of ports) {
+    const key = `${p.protocol}/${p.publicPort}`;
+    const seen = byKey.get(key);
+    if (!seen || (!isWildcard(seen.hostIp) && isWildcard(p.hostIp))) byKey.set(key, p);
+  }
+  return [...byKey.values()];
+}
+
+/**
+ * Computes the desired forwards. Ordering is stable (by local port, then
+ * container name) so that logs and status read the same run after run.
+ */
+export function desiredForwards(containers: ObservedContainer[], rules: PortRules): DesiredForward[] {
+  const out: DesiredForward[] = [];
+  for (const c of containers) {
+    const ignored = isIgnored(c.labels);
+    for (const p of uniqueBindings(c.ports)) {
+      const base = {
+        containerId: c.id,
+        containerName: c.name,
+        containerCreatedS: c.createdS,
+        localPort: localPortFor(p.publicPort, c.labels, rules),
+        remoteHost: remoteHostFor(p.hostIp),
+        remotePort: p.publicPort,
+        protocol: p.protocol,
+      };
+      if (p.protocol !== "tcp") {
+        out.push({ ...base, disposition: "unsupported", reason: `${p.protocol.toUpperCase()} cannot travel over SSH port forwarding` });
+      } else if (ignored) {
+        out.push({ ...base, disposition: "ignored", reason: "container has label rdhpf.ignore=true" });
+      } else {
+        const excluded = excludedBy(p.publicPort, rules);
+        out.push(excluded ? { ...base, disposition: "ignored", reason: excluded } : { ...base, disposition: "wanted", reason: null });
+      }
+    }
+  }
+  // Two containers that want the same local port: the most recently created wins.
+  const winner = new Map<number, DesiredForward>();
+  for (const f of out) {
+    if (f.disposition !== "wanted") continue;
+    const w = winner.get(f.localPort);
+    if (!w || f.containerCreatedS > w.containerCreatedS || (f.containerCreatedS === w.containerCreatedS && f.containerId > w.containerId)) {
+      winner.set(f.localPort, f);
+    }
+  }
+  const result = out.map((f) => {
+    if (f.disposition !== "wanted") return f;
+    const w = winner.get(f.localPort)!;
+    return w === f ? f : { ...f, disposition: "claimed" as const, reason: `local port ${f.localPort} claimed by ${w.containerName}` };
+  });
+  return result.sort((a, b) => a.localPort - b.localPort || a.containerName.localeCompare(b.containerName) || a.protocol.localeCompare(b.protocol));
+}

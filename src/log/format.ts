@@ -1,0 +1,79 @@
+/**
+ * Text log lines in logfmt style, the format operators grep:
+ * `time=2026-11-27T18:00:00.000Z level=INFO logger=rdhpf.ssh msg="SSH ControlMaster verified healthy" pid=123`.
+ * Values are quoted when needed and control characters escaped, so a hostile
+ * container name can never forge a log line or move the terminal cursor.
+ *
+ * @module
+ */
+import type { LogRecord } from "@logtape/logtape";
+
+const LEVEL_NAMES: Record<string, string> = {
+  trace: "TRACE", debug: "DEBUG", info: "INFO", warning: "WARN", error: "ERROR", fatal: "FATAL",
+};
+
+/** Longest value written into one field; the rest is cut with a marker. */
+export const MAX_FIELD_CHARS = 2000;
+
+/** Escapes control characters (C0, DEL, C1) as \n, \t, \xNN. */
+export function escapeControl(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => {
+    if (c === "\n") return "\\n";
+    if (c === "\t") return "\\t";
+    if (c === "\r") return "\\r";
+    return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
+  });
+}
+
+function valueText(v: unknown): string {
+  if (typeof v === "string") return v;
+  if (v instanceof Error) return v.message;
+  if (v === undefined) return "undefined";
+  try {
+    return typeof v === "object" ? JSON.stringify(v) : String(v);
+  } catch {
+    return String(v);
+  }
+}
+
+/** One logfmt value: bare when safe, else double-quoted with escapes. */
+export function logfmtValue(v: unknown): string {
+  let s = valueText(v);
+  if (s.length > MAX_FIELD_CHARS) s = `${s.slice(0, MAX_FIELD_CHARS)}…(${s.length - MAX_FIELD_CHARS} more chars)`;
+  if (s !== "" && /^[^\s"=\\\u0000-\u001f\u007f-\u009f]+$/.test(s)) return s;
+  return `"${escapeControl(s.replace(/\\/g, "\\\\")).replace(/"/g, '\\"')}"`;
+}
+
+function messageText(record: LogRecord): string {
+  return record.message.map((part) => valueText(part)).join("");
+}
+
+/** Formats one record as a logfmt line ending in "\n". */
+export function formatTextRecord(record: LogRecord): string {
+  const fields = [
+    `time=${new Date(record.timestamp).toISOString()}`,
+    `level=${LEVEL_NAMES[record.level] ?? record.level.toUpperCase()}`,
+    `logger=${record.category.join(".")}`,
+    `msg=${logfmtValue(messageText(record))}`,
+  ];
+  for (const [k, v] of Object.entries(record.properties)) {
+    const key = k.replace(/[^A-Za-z0-9_.-]/g, "_") || "_";
+    fields.push(`${key}=${logfmtValue(v)}`);
+  }
+  return `${fields.join(" ")}\n`;
+}
+
+/** Formats one record as a JSON line (for log shippers). */
+export function formatJsonRecord(record: LogRecord): string {
+  const props: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(record.properties)) {
+    props[k] = v instanceof Error ? v.message : typeof v === "string" && v.length > MAX_FIELD_CHARS ? `${v.slice(0, MAX_FIELD_CHARS)}…` : v;
+  }
+  return `${JSON.stringify({
+    time: new Date(record.timestamp).toISOString(),
+    level: LEVEL_NAMES[record.level] ?? record.level,
+    logger: record.category.join("."),
+    msg: messageText(record),
+    ...props,
+  })}\n`;
+}

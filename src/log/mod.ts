@@ -1,0 +1,80 @@
+/**
+ * Logging set-up for the whole process. Records go to stderr (a LaunchAgent
+ * or systemd captures it) or to a size-rotated file, so that no log can fill
+ * a disk: the predecessor's stdout.log reached 4.2 GB.
+ *
+ * Identical warnings and errors are collapsed: within 60 s the first one is
+ * written, the rest are counted and reported as "… repeated N times".
+ *
+ * @module
+ */
+import { configureSync, getLogger, getThrottlingFilter, type LogLevel, type LogRecord, resetSync, type Sink } from "@logtape/logtape";
+import { getRotatingFileSink } from "@logtape/file";
+import { z } from "zod";
+import { formatJsonRecord, formatTextRecord } from "./format.ts";
+
+export const LogLevelSchema = z.enum(["trace", "debug", "info", "warn", "error"]);
+export type LogLevelName = z.infer<typeof LogLevelSchema>;
+export const LogFormatSchema = z.enum(["text", "json"]);
+export type LogFormat = z.infer<typeof LogFormatSchema>;
+
+export const LogOptionsSchema = z.object({
+  level: LogLevelSchema,
+  format: LogFormatSchema,
+  /** When set, logs go to this file, rotated at maxFileBytes, keeping maxFiles files. */
+  file: z.string().nullable(),
+  maxFileBytes: z.number().int().positive().default(10 * 1024 * 1024),
+  maxFiles: z.number().int().positive().default(5),
+  /** Window for collapsing identical warnings. */
+  repeatWindowMs: z.number().int().positive().default(60_000),
+});
+export type LogOptions = z.input<typeof LogOptionsSchema>;
+
+function logtapeLevel(level: LogLevelName): LogLevel {
+  return level === "warn" ? "warning" : level;
+}
+
+const QUIET_LEVELS = new Set<LogLevel>(["trace", "debug", "info"]);
+
+/** Configures LogTape for the process. Call once, early; `stopLogging` flushes. */
+export function setupLogging(input: LogOptions, stream: { write(s: string): unknown } = process.stderr): void {
+  const opts = LogOptionsSchema.parse(input);
+  const formatter = opts.format === "json" ? formatJsonRecord : formatTextRecord;
+  const sink: Sink = opts.file
+    ? getRotatingFileSink(opts.file, { formatter, maxSize: opts.maxFileBytes, maxFiles: opts.maxFiles })
+    : (record: LogRecord) => void stream.write(formatter(record));
+  const windowS = Math.round(opts.repeatWindowMs / 1000);
+  const throttle = getThrottlingFilter({
+    limit: 1,
+    windowMs: opts.repeatWindowMs,
+    // Identical = same level, logger, message and properties.
+    key: (r) => `${r.level}\u0000${r.category.join(".")}\u0000${String(r.rawMessage)}\u0000${safeJson(r.properties)}`,
+    summary: {
+      logger: getLogger(["rdhpf", "log"]),
+      level: "warning",
+      message: (s) => `${String(s.firstRecord.rawMessage)} … repeated ${s.suppressed} times in the last ${windowS} s`,
+    },
+  });
+  resetSync();
+  configureSync({
+    sinks: { main: sink },
+    filters: { collapse: (r) => QUIET_LEVELS.has(r.level) || r.category[1] === "log" || throttle(r) },
+    loggers: [
+      { category: ["rdhpf"], lowestLevel: logtapeLevel(opts.level), sinks: ["main"], filters: ["collapse"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["main"] },
+    ],
+  });
+}
+
+function safeJson(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? "";
+  } catch {
+    return "";
+  }
+}
+
+/** Flushes and closes sinks (the rotating file) before exit. */
+export function stopLogging(): void {
+  resetSync();
+}

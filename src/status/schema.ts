@@ -1,0 +1,67 @@
+/**
+ * The status document: what a running daemon answers on its control socket and
+ * writes to its state file. `rdhpf status` renders it; docs/status.md documents
+ * it; tests import this schema. Times are ISO 8601 UTC strings.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+export const ForwardStateSchema = z.enum(["active", "conflict", "pending", "unsupported", "ignored"]);
+export type ForwardState = z.infer<typeof ForwardStateSchema>;
+
+export const ForwardStatusSchema = z.object({
+  container_id: z.string(),
+  container_name: z.string(),
+  local_addresses: z.array(z.string()),
+  local_port: z.number().int(),
+  remote_address: z.string(),
+  remote_port: z.number().int(),
+  protocol: z.enum(["tcp", "udp", "sctp"]),
+  state: ForwardStateSchema,
+  reason: z.string().nullable(),
+  since: z.string(),
+});
+export type ForwardStatus = z.infer<typeof ForwardStatusSchema>;
+
+export const HistoryEntrySchema = ForwardStatusSchema.extend({
+  ended_at: z.string(),
+  end_reason: z.string(),
+});
+export type HistoryEntry = z.infer<typeof HistoryEntrySchema>;
+
+export const DaemonStateSchema = z.enum(["starting", "connected", "reconnecting", "degraded", "stopping"]);
+export type DaemonState = z.infer<typeof DaemonStateSchema>;
+
+export const StatusDocumentSchema = z.object({
+  host: z.string(),
+  resolved: z.object({ user: z.string().nullable(), hostname: z.string(), port: z.number().int() }).nullable(),
+  pid: z.number().int(),
+  version: z.string(),
+  state: DaemonStateSchema,
+  started_at: z.string(),
+  updated_at: z.string(),
+  last_error: z.string().nullable(),
+  ssh: z.object({
+    connected: z.boolean(),
+    master_pid: z.number().int().nullable(),
+    connections_opened: z.number().int(),
+    reconnects: z.number().int(),
+    connected_since: z.string().nullable(),
+    consecutive_failures: z.number().int(),
+  }),
+  docker: z.object({
+    connected: z.boolean(),
+    server_version: z.string().nullable(),
+    api_version: z.string().nullable(),
+    transport: z.enum(["socket-forward", "dial-stdio"]).nullable(),
+    endpoint: z.string().nullable(),
+    events_received: z.number().int(),
+    last_event_at: z.string().nullable(),
+    event_stream_restarts: z.number().int(),
+  }),
+  latency_ms: z.object({ p50: z.number().nullable(), p99: z.number().nullable(), samples: z.number().int() }),
+  forwards: z.array(ForwardStatusSchema),
+  history: z.array(HistoryEntrySchema),
+});
+export type StatusDocument = z.infer<typeof StatusDocumentSchema>;
