@@ -1,0 +1,235 @@
+/**
+ * `rdhpf service install|uninstall|status`: run rdhpf as a LaunchAgent
+ * (macOS) or a systemd user unit (Linux). The `install` options are the
+ * options of `rdhpf run` itself, copied from that command, so a new run
+ * option is available here without a change in this file.
+ *
+ * @module
+ */
+import { Command, Option } from "@commander-js/extra-typings";
+import { homedir } from "node:os";
+import { basename, resolve } from "node:path";
+import { usageError } from "../errors.ts";
+import {
+  canRunCommands,
+  installService,
+  isExecutable,
+  launchdLogDir,
+  planService,
+  type ServicePlatform,
+  ServicePlatformSchema,
+  serviceStatus,
+  uninstallService,
+} from "../service/install.ts";
+import { hasControlChars } from "../ssh/_text.ts";
+import { validateSshOption } from "../ssh/target.ts";
+import { loadConfigFile } from "./config_file.ts";
+import { buildRules, runCommand, validateBind } from "./run.ts";
+import { chooseTarget } from "./target_options.ts";
+
+/** What the service commands read from the process; tests replace it. */
+export interface ServiceCliDeps {
+  env: Record<string, string | undefined>;
+  platform: string;
+  execPath: string;
+  uid: number;
+  cwd: string;
+  /** Runs launchctl/systemctl when true and the plan is for this platform. */
+  allowExecute: boolean;
+  print: (line: string) => void;
+  setExitCode: (code: number) => void;
+}
+
+function defaultDeps(): ServiceCliDeps {
+  return {
+    env: process.env,
+    platform: process.platform,
+    execPath: process.execPath,
+    uid: process.getuid?.() ?? 0,
+    cwd: process.cwd(),
+    allowExecute: true,
+    print: (line) => void process.stdout.write(`${line}\n`),
+    setExitCode: (code) => {
+      process.exitCode = code;
+    },
+  };
+}
+
+const RUNTIMES = new Set(["bun", "deno", "node", "bun.exe", "deno.exe", "node.exe"]);
+
+/**
+ * The binary the service should run: --binary, else this process's own
+ * executable when it is the compiled rdhpf (not a bun/deno/node runtime
+ * running the sources).
+ */
+export function chooseBinary(binary: string | undefined, deps: Pick<ServiceCliDeps, "execPath" | "cwd">): string {
+  if (binary !== undefined) return resolve(deps.cwd, binary);
+  if (!RUNTIMES.has(basename(deps.execPath).toLowerCase())) return deps.execPath;
+  throw usageError(
+    `rdhpf runs from its sources under ${basename(deps.execPath)}, which a service cannot start by itself`,
+    "build the binary with `npm run build`, then pass --binary dist/rdhpf-linux-x64 (or wherever it was copied, e.g. --binary /usr/local/bin/rdhpf)",
+  );
+}
+
+function choosePlatform(raw: string | undefined, hostPlatform: string): ServicePlatform {
+  const parsed = ServicePlatformSchema.safeParse(raw ?? hostPlatform);
+  if (parsed.success) return parsed.data;
+  throw usageError(`no service manager known for platform ${JSON.stringify(raw ?? hostPlatform)}`, "pass --platform darwin (launchd) or --platform linux (systemd)");
+}
+
+// Options of `rdhpf run` whose values are paths: made absolute, because a
+// service starts in a different working directory.
+const PATH_OPTIONS = new Set(["sshConfig", "logFile", "config"]);
+
+/**
+ * Turns the parsed `run` options back into argv for the service, validated
+ * now (a bad value found at service start would only show up in a log).
+ */
+export function runArgsFor(runOptions: readonly Option[], values: Record<string, unknown>, cwd: string): string[] {
+  const args: string[] = [];
+  for (const opt of runOptions) {
+    const key = opt.attributeName();
+    const flag = opt.long;
+    const value = values[key];
+    if (key === "host" || flag === undefined || value === undefined || value === false) continue;
+    const items = Array.isArray(value) ? value.map(String) : [value === true ? "" : String(value)];
+    for (const item of items) {
+      if (hasControlChars(item)) throw usageError(`${flag} value contains control characters`, "pass plain values");
+      if (value === true) {
+        args.push(flag);
+        continue;
+      }
+      let v = item;
+      if (key === "sshOption") v = validateSshOption(item);
+      if (key === "bind") validateBind(item);
+      if (PATH_OPTIONS.has(key)) v = resolve(cwd, item);
+      args.push(flag, v);
+    }
+  }
+  // Port rules are parsed the way run parses them, to fail here and not at service start.
+  buildRules(values.includePorts as string | undefined, values.excludePorts as string | undefined, (values.map as string[] | undefined) ?? []);
+  return args;
+}
+
+function sshAuthSockEnv(raw: string | undefined, cwd: string): Record<string, string> {
+  if (raw === undefined) return {};
+  if (hasControlChars(raw)) throw usageError("--ssh-auth-sock contains control characters", "pass the agent socket path");
+  return { SSH_AUTH_SOCK: resolve(cwd, raw) };
+}
+
+function platformOption() {
+  return new Option("--platform <platform>", "service manager to write for: darwin (launchd) or linux (systemd) (default: this machine's)").choices(ServicePlatformSchema.options);
+}
+
+function installCommand(deps: ServiceCliDeps): Command {
+  const cmd = new Command("install")
+    .description("write the LaunchAgent (macOS) or systemd user unit (Linux) that keeps `rdhpf run` running, and start it");
+  const runOptions = runCommand().options;
+  for (const opt of runOptions) cmd.addOption(opt as Option);
+  cmd
+    .option("--binary <path>", "rdhpf binary the service runs (default: this binary, when it is the compiled rdhpf)")
+    .addOption(platformOption())
+    .option("--ssh-auth-sock <path>", "give the service this ssh-agent socket as SSH_AUTH_SOCK (services get none by default)")
+    .option("--dry-run", "print the file and the commands; change nothing")
+    .option("--force", "replace a service file that rdhpf did not write (kept as <file>.before-rdhpf)")
+    .addHelpText("after", `
+All options of \`rdhpf run\` are accepted and passed to the service. On macOS
+the service logs to ~/Library/Logs/rdhpf/rdhpf.log (rotated) unless
+--log-file is given, because launchd never rotates its stdout/stderr files.
+
+Examples:
+  rdhpf service install --host ssh://docker@docker-host.example
+  rdhpf service install --host dockerbox -F ~/.ssh/config -o IdentityFile=~/.ssh/docker_ed25519
+  rdhpf service install --host dockerbox --dry-run --platform darwin
+  rdhpf service install --host dockerbox --binary /usr/local/bin/rdhpf --ssh-auth-sock "$SSH_AUTH_SOCK"
+
+Installing again replaces the file and restarts the service (use it after
+copying a new binary over the old one). On another platform than the one
+asked for, or without launchctl/systemctl, the commands are printed.`)
+    .action(async (_o, command) => {
+      const o = command.opts() as Record<string, unknown>;
+      const platform = choosePlatform(o.platform as string | undefined, deps.platform);
+      const home = deps.env.HOME || homedir();
+      const configPath = o.config === undefined ? undefined : resolve(deps.cwd, o.config as string);
+      const cfg = loadConfigFile(configPath, deps.env);
+      // Same precedence as `rdhpf run`: --host, $RDHPF_HOST, the config file, an ssh:// $DOCKER_HOST.
+      const target = chooseTarget((o.host as string | undefined) ?? (deps.env.RDHPF_HOST ? undefined : cfg.host), deps.env);
+      const binary = chooseBinary(o.binary as string | undefined, deps);
+      const dryRun = o.dryRun === true;
+      if (!dryRun && platform === deps.platform && !isExecutable(binary)) {
+        throw usageError(`${binary} is not an executable file`, "copy the rdhpf binary there first (chmod +x), or pass --binary with its path");
+      }
+      const runArgs = runArgsFor(runOptions, o, deps.cwd);
+      // launchd never rotates StandardErrorPath; rdhpf's own log file does.
+      if (platform === "darwin" && o.logFile === undefined && cfg.logFile === undefined) {
+        runArgs.push("--log-file", `${launchdLogDir(home)}/rdhpf.log`);
+      }
+      const plan = planService({ platform, home, uid: deps.uid, binary, target: target.raw, runArgs, env: sshAuthSockEnv(o.sshAuthSock as string | undefined, deps.cwd) });
+      const execute = deps.allowExecute && canRunCommands(platform, deps.platform, deps.env.PATH);
+      await installService(plan, { dryRun, execute, force: o.force === true, print: deps.print });
+    });
+  return cmd as unknown as Command;
+}
+
+function uninstallCommand(deps: ServiceCliDeps): Command {
+  return new Command("uninstall")
+    .description("stop the service and remove the file that `rdhpf service install` wrote (never a file it did not write)")
+    .addOption(platformOption())
+    .option("--dry-run", "print what would be done; change nothing")
+    .addHelpText("after", `
+Examples:
+  rdhpf service uninstall
+  rdhpf service uninstall --dry-run`)
+    .action(async (o) => {
+      const platform = choosePlatform(o.platform, deps.platform);
+      const home = deps.env.HOME || homedir();
+      const execute = deps.allowExecute && canRunCommands(platform, deps.platform, deps.env.PATH);
+      await uninstallService({ platform, home, uid: deps.uid }, { dryRun: o.dryRun === true, execute, print: deps.print });
+    }) as unknown as Command;
+}
+
+function statusCommand(deps: ServiceCliDeps): Command {
+  return new Command("status")
+    .description("show whether the service is installed and what launchd/systemd says about it")
+    .addOption(platformOption())
+    .addOption(new Option("--format <format>", "output format").choices(["text", "json"] as const).default("text" as const))
+    .addHelpText("after", `
+Exit status: 0 when installed and running (or when the service manager cannot
+be asked here), 3 when not installed or not running.
+
+Examples:
+  rdhpf service status
+  rdhpf service status --format json`)
+    .action(async (o) => {
+      const platform = choosePlatform(o.platform, deps.platform);
+      const home = deps.env.HOME || homedir();
+      const execute = deps.allowExecute && canRunCommands(platform, deps.platform, deps.env.PATH);
+      const status = await serviceStatus({ platform, home, uid: deps.uid }, { execute });
+      const running = status.state === null || status.state === "running" || status.state === "active";
+      if (o.format === "json") {
+        deps.print(JSON.stringify(status, null, 2));
+      } else {
+        const owner = status.installed ? (status.managed ? "written by rdhpf service install" : "NOT written by rdhpf service install") : "not installed";
+        deps.print(`service file: ${status.filePath} (${owner})`);
+        deps.print(`state: ${status.state ?? `unknown (${platform === deps.platform ? "service manager not found" : `this machine is not ${platform}`})`}${status.pid !== null ? ` (pid ${status.pid})` : ""}`);
+      }
+      if (!status.installed || !running) deps.setExitCode(3);
+    }) as unknown as Command;
+}
+
+/** `rdhpf service …`; `deps` replaces the process environment in tests. */
+export function serviceCommand(deps: Partial<ServiceCliDeps> = {}): Command {
+  const d = { ...defaultDeps(), ...deps };
+  // Parse errors of nested commands throw (CommanderError) instead of exiting
+  // the process, like those of the top-level commands: the CLI maps them to 2.
+  const subcommands = [installCommand(d), uninstallCommand(d), statusCommand(d)].map((c) => c.exitOverride());
+  const service = new Command("service")
+    .description("install, remove or inspect rdhpf as a background service (launchd on macOS, systemd --user on Linux)")
+    .addHelpText("after", `
+Examples:
+  rdhpf service install --host ssh://docker@docker-host.example
+  rdhpf service status
+  rdhpf service uninstall`);
+  for (const c of subcommands) service.addCommand(c);
+  return service as unknown as Command;
+}

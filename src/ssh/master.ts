@@ -1,0 +1,317 @@
+/**
+ * The one SSH connection: an OpenSSH ControlMaster that rdhpf starts as its
+ * own child and ends itself. Everything else goes through its socket (mux.ts).
+ *
+ * Measured with OpenSSH 9.2:
+ * - The control socket appears once the connection is authenticated; then
+ *   `-O check` answers in about 5 ms.
+ * - `-O exit` and SIGTERM end the master with its socket removed (exit 0);
+ *   SIGKILL leaves a stale socket file behind, which `start()` clears.
+ * - A master started on a path where a socket file already exists logs in
+ *   anyway and prints "ControlSocket ... already exists, disabling
+ *   multiplexing": a connection nothing can use. `start()` therefore clears
+ *   the path first and kills such a master at once.
+ *
+ * @module
+ */
+import type { ChildProcess } from "node:child_process";
+import { existsSync, lstatSync, rmSync } from "node:fs";
+import { dirname } from "node:path";
+import { getLogger } from "@logtape/logtape";
+import { RdhpfError } from "../errors.ts";
+import type { SshContext } from "./argv.ts";
+import { classifySshStderr, SshConnectError, type SshErrorKind } from "./errors.ts";
+import { runSsh, spawnSsh } from "./process.ts";
+
+const log = getLogger(["rdhpf", "ssh"]);
+
+export { SshConnectError };
+
+/** How the master ended. */
+export interface MasterExitInfo {
+  code: number | null;
+  signal: string | null;
+  /** The last few KB of the master's stderr: for classification, never for raw logging. */
+  stderr: string;
+  kind: SshErrorKind;
+  /** ssh's meaningful line, escaped. */
+  message: string;
+  hint: string | null;
+  /** True when `stop()` ended it. */
+  expected: boolean;
+}
+
+/** Read access to what the master printed, for matching a mux failure to its cause. */
+export interface MasterLog {
+  /** Position after everything printed so far. */
+  cursor(): number;
+  /** What was printed after `cursor` (as much as the buffer still holds). */
+  since(cursor: number): string;
+}
+
+/** Keeps the last `capacity` characters of a stream and counts everything seen. */
+class StderrTail {
+  private text = "";
+  private total = 0;
+  constructor(private readonly capacity: number) {}
+  push(chunk: string): void {
+    this.text = (this.text + chunk).slice(-this.capacity);
+    this.total += chunk.length;
+  }
+  all(): string {
+    return this.text;
+  }
+  cursor(): number {
+    return this.total;
+  }
+  since(cursor: number): string {
+    const back = this.total - cursor;
+    return back <= 0 ? "" : this.text.slice(-Math.min(back, this.text.length));
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function isAlive(child: ChildProcess | null): child is ChildProcess {
+  return child !== null && child.exitCode === null && child.signalCode === null;
+}
+
+function killPid(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** Options of `SshMaster`. */
+export interface SshMasterOptions {
+  /** How long `start()` waits for the socket to answer. Default 15 000 ms. */
+  readyTimeoutMs?: number;
+  /** Size of the stderr ring buffer. Default 8 KiB. */
+  stderrBufferChars?: number;
+}
+
+/** The ControlMaster process for one remote host. */
+export class SshMaster implements MasterLog {
+  private readonly readyTimeoutMs: number;
+  private readonly stderrBufferChars: number;
+  private child: ChildProcess | null = null;
+  private tail: StderrTail;
+  private exitListeners: Array<(info: MasterExitInfo) => void> = [];
+  private exited: Promise<MasterExitInfo> | null = null;
+  private stopRequested = false;
+  private ownsSocket = false;
+  private running = false;
+  private starting: Promise<void> | null = null;
+  private stopping: Promise<void> | null = null;
+  private _pid: number | null = null;
+  private _startedAt: Date | null = null;
+
+  constructor(readonly ctx: SshContext, opts: SshMasterOptions = {}) {
+    this.readyTimeoutMs = opts.readyTimeoutMs ?? 15_000;
+    this.stderrBufferChars = opts.stderrBufferChars ?? 8192;
+    this.tail = new StderrTail(this.stderrBufferChars);
+  }
+
+  /** PID of the running master, else null. */
+  get pid(): number | null {
+    return this._pid;
+  }
+
+  /** When the running master was started, else null. */
+  get startedAt(): Date | null {
+    return this._startedAt;
+  }
+
+  /**
+   * Registers a listener for the end of a started master (also after
+   * `stop()`, with `expected: true`); called at once from the child's exit.
+   * Returns a function that removes the listener.
+   */
+  onExit(cb: (info: MasterExitInfo) => void): () => void {
+    this.exitListeners.push(cb);
+    return () => {
+      this.exitListeners = this.exitListeners.filter((l) => l !== cb);
+    };
+  }
+
+  /** @inheritdoc */
+  cursor(): number {
+    return this.tail.cursor();
+  }
+
+  /** @inheritdoc */
+  since(cursor: number): string {
+    return this.tail.since(cursor);
+  }
+
+  /**
+   * Starts the master and resolves once `-O check` answers through its
+   * socket. Rejects with an `SshConnectError` (exit code 1; the caller decides
+   * whether the kind is fatal at first start, see `isConfigurationFailure`).
+   * Resolves at once when the master is already running.
+   */
+  start(): Promise<void> {
+    if (this.running && isAlive(this.child)) return Promise.resolve();
+    this.starting ??= this.doStart().finally(() => {
+      this.starting = null;
+    });
+    return this.starting;
+  }
+
+  private async doStart(): Promise<void> {
+    if (this.stopping) await this.stopping;
+    const socketPath = this.ctx.controlPath;
+    if (!existsSync(dirname(socketPath))) {
+      throw new RdhpfError(`the directory of the SSH control socket ${socketPath} does not exist`, "rdhpf creates its runtime dir at start; check RDHPF_STATE_DIR", 1);
+    }
+    await this.clearStaleSocket();
+
+    this.stopRequested = false;
+    this.ownsSocket = false;
+    this.tail = new StderrTail(this.stderrBufferChars);
+    const startedMs = performance.now();
+    const child = spawnSsh({ kind: "master" }, this.ctx, { stdout: "ignore" });
+    this.child = child;
+    const tail = this.tail;
+    child.stderr!.setEncoding("utf8");
+    child.stderr!.on("data", (chunk: string) => {
+      tail.push(chunk);
+      if (chunk.includes("disabling multiplexing")) killPid(child.pid, "SIGKILL");
+    });
+    this.exited = new Promise((resolve) => {
+      child.on("error", (err) => {
+        // spawn failed (no ssh binary): no 'exit' follows.
+        resolve({ code: null, signal: null, stderr: "", kind: "unknown", message: String(err), hint: null, expected: false });
+      });
+      child.on("exit", (code, signal) => {
+        const failure = classifySshStderr(tail.all());
+        resolve({ code, signal, stderr: tail.all(), ...failure, expected: this.stopRequested });
+      });
+    });
+    const exited = this.exited;
+    let spawnError: Error | null = null;
+    child.on("error", (err) => {
+      spawnError = err;
+    });
+
+    const deadline = performance.now() + this.readyTimeoutMs;
+    let settledExit: MasterExitInfo | null = null;
+    void exited.then((info) => {
+      settledExit = info;
+    });
+    for (;;) {
+      if (spawnError) {
+        throw new RdhpfError(`cannot run the ssh client ${JSON.stringify(this.ctx.sshBinary)}`, "install OpenSSH's client and make sure it is on PATH", 2, { cause: spawnError });
+      }
+      if (settledExit) throw this.connectError(settledExit);
+      if (performance.now() > deadline) {
+        killPid(child.pid, "SIGKILL");
+        const info = await exited;
+        const failure = info.kind === "unknown" ? null : info;
+        throw new SshConnectError(
+          failure?.kind ?? "timeout",
+          `SSH connection to ${this.ctx.target.raw} was not ready within ${this.readyTimeoutMs} ms${failure ? `: ${failure.message}` : ""}`,
+          failure?.hint ?? "check that the host answers SSH in time (ssh -o BatchMode=yes TARGET true)",
+        );
+      }
+      if (existsSync(socketPath) && (await this.check())) break;
+      await sleep(20);
+    }
+
+    this.ownsSocket = true;
+    this.running = true;
+    this._pid = child.pid ?? null;
+    this._startedAt = new Date();
+    log.debug("SSH ControlMaster started", { pid: this._pid, startupMs: Math.round(performance.now() - startedMs) });
+    void exited.then((info) => this.onChildExit(info));
+  }
+
+  private connectError(info: MasterExitInfo): SshConnectError {
+    const detail = info.message || `ssh exited with ${info.signal ? `signal ${info.signal}` : `code ${info.code}`} without a message`;
+    return new SshConnectError(info.kind, `SSH connection to ${this.ctx.target.raw} failed: ${detail}`, info.hint);
+  }
+
+  private onChildExit(info: MasterExitInfo): void {
+    this.running = false;
+    this._pid = null;
+    this._startedAt = null;
+    this.child = null;
+    if (this.ownsSocket) {
+      rmSync(this.ctx.controlPath, { force: true });
+      this.ownsSocket = false;
+    }
+    const fields = { code: info.code, signal: info.signal, kind: info.kind, sshMessage: info.message, expected: info.expected };
+    log.debug("SSH ControlMaster exited", fields);
+    for (const cb of [...this.exitListeners]) {
+      try {
+        cb(info);
+      } catch (err) {
+        log.error("SSH master exit listener failed", { error: String(err) });
+      }
+    }
+  }
+
+  /** Removes a control socket that no live master answers on; refuses to touch a live one. */
+  private async clearStaleSocket(): Promise<void> {
+    const path = this.ctx.controlPath;
+    let isSocket: boolean;
+    try {
+      isSocket = lstatSync(path).isSocket();
+    } catch {
+      return; // nothing there
+    }
+    if (isSocket) {
+      const r = await runSsh({ kind: "check" }, this.ctx, { timeoutMs: 5000 });
+      if (r.code === 0) {
+        const pid = /pid=(\d+)/.exec(r.stderr)?.[1];
+        throw new SshConnectError(
+          "control-socket-in-use",
+          `another SSH master${pid ? ` (pid ${pid})` : ""} already serves the control socket ${path}`,
+          "another rdhpf for this host may be running (rdhpf status); end it first",
+        );
+      }
+    }
+    log.debug("Removing stale SSH control socket", { path });
+    rmSync(path, { force: true });
+  }
+
+  /** True when the master answers `-O check` through its socket. */
+  async check(): Promise<boolean> {
+    const r = await runSsh({ kind: "check" }, this.ctx, { timeoutMs: 5000 });
+    return r.code === 0;
+  }
+
+  /**
+   * Ends the master: `-O exit`, then SIGTERM and SIGKILL by pid if it is
+   * still alive after ~1 s; removes the socket file. Idempotent.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop().finally(() => {
+      this.stopping = null;
+    });
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    if (this.starting) await this.starting.catch(() => {});
+    const child = this.child;
+    const exited = this.exited;
+    if (!isAlive(child) || exited === null) return;
+    this.stopRequested = true;
+    const waitExit = (ms: number) => Promise.race([exited.then(() => true), sleep(ms).then(() => false)]);
+    if (this.running) await runSsh({ kind: "exit" }, this.ctx, { timeoutMs: 2000 });
+    if (!(await waitExit(1000))) {
+      killPid(child.pid, "SIGTERM");
+      if (!(await waitExit(500))) {
+        killPid(child.pid, "SIGKILL");
+        await waitExit(2000);
+      }
+    }
+    // The exit handler removes the socket; this covers a master that died
+    // before it was ready.
+    if (this.ownsSocket) rmSync(this.ctx.controlPath, { force: true });
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * What a TARGET really means: ssh's own evaluation of its config (`ssh -G`,
+ * honouring Host, Match and Include) gives the user, host name and port. No
+ * network is used. The result names the instance's runtime files.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { RdhpfError } from "../errors.ts";
+import type { SshContext } from "./argv.ts";
+import { classifySshStderr } from "./errors.ts";
+import { runSsh } from "./process.ts";
+
+export const ResolvedTargetSchema = z.object({
+  user: z.string().min(1),
+  hostname: z.string().min(1),
+  port: z.number().int().min(1).max(65535),
+});
+/** The login ssh will really make. */
+export type ResolvedTarget = z.infer<typeof ResolvedTargetSchema>;
+
+/**
+ * Parses `ssh -G` output ("key value" per line, keys in lower case). Throws
+ * when user, hostname or port is missing or malformed.
+ */
+export function parseSshG(stdout: string): ResolvedTarget {
+  const values = new Map<string, string>();
+  for (const line of stdout.split(/\r?\n/)) {
+    const m = /^(\S+)\s+(.*)$/.exec(line.trim());
+    // ssh -G prints repeatable keys (identityfile, ...) once per value; the
+    // ones needed here occur once, and the first one is what ssh uses.
+    if (m && !values.has(m[1]!.toLowerCase())) values.set(m[1]!.toLowerCase(), m[2]!);
+  }
+  const portText = values.get("port") ?? "";
+  const parsed = ResolvedTargetSchema.safeParse({
+    user: values.get("user"),
+    hostname: values.get("hostname"),
+    port: /^\d+$/.test(portText) ? Number(portText) : NaN,
+  });
+  if (!parsed.success) {
+    throw new RdhpfError("ssh -G printed no usable user, hostname and port", "run ssh -G TARGET to see ssh's evaluation of the config", 2);
+  }
+  return parsed.data;
+}
+
+/** The instance identity used for runtime file names: "user@hostname:port". */
+export function instanceIdentity(r: ResolvedTarget): string {
+  return `${r.user}@${r.hostname}:${r.port}`;
+}
+
+/** Resolves the context's target with `ssh -G` (same -F and -o as the master). */
+export async function resolveTarget(ctx: SshContext): Promise<ResolvedTarget> {
+  const r = await runSsh({ kind: "resolve" }, ctx, { timeoutMs: 5000 });
+  if (r.code !== 0) {
+    const f = classifySshStderr(r.stderr);
+    throw new RdhpfError(
+      `ssh cannot evaluate its configuration for ${ctx.target.raw}: ${f.message || `exit code ${r.code}`}`,
+      f.hint ?? `check the ssh config${ctx.configFile ? ` ${ctx.configFile}` : ""} and the -o options (ssh -G TARGET shows ssh's view)`,
+      2,
+    );
+  }
+  return parseSshG(r.stdout);
+}

@@ -1,0 +1,92 @@
+/**
+ * A realistic status document for tests and for the examples in
+ * docs/status.md (which are generated from it, so they stay true).
+ *
+ * @module
+ */
+import type { ForwardStatus, HistoryEntry, StatusDocument } from "./schema.ts";
+
+/** Fixed "now" of the sample: every age in the examples is relative to it. */
+export const SAMPLE_NOW = new Date("2026-11-27T18:00:00.000Z");
+
+const ago = (s: number) => new Date(SAMPLE_NOW.getTime() - s * 1000).toISOString();
+
+function forward(over: Partial<ForwardStatus>): ForwardStatus {
+  return {
+    container_id: "3f2a9c1b7d4e8f60a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718",
+    container_name: "web",
+    local_addresses: ["127.0.0.1", "::1"],
+    local_port: 8080,
+    remote_address: "127.0.0.1",
+    remote_port: 8080,
+    protocol: "tcp",
+    state: "active",
+    reason: null,
+    since: ago(7980),
+    ...over,
+  };
+}
+
+/** A connected instance with active, conflict and unsupported forwards and two ended ones. */
+export function sampleDocument(): StatusDocument {
+  const history: HistoryEntry[] = [
+    {
+      ...forward({ container_id: "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a0f9e8d", container_name: "migrate", local_port: 5433, remote_port: 5433, since: ago(1500) }),
+      ended_at: ago(1200),
+      end_reason: "container stopped",
+    },
+    {
+      ...forward({ container_id: "aa11bb22cc33dd44ee55ff66aa77bb88cc99dd00ee11ff22aa33bb44cc55dd66", container_name: "api-old", local_port: 3000, remote_port: 3000, since: ago(5000) }),
+      ended_at: ago(600),
+      end_reason: "port claimed by api",
+    },
+  ];
+  return {
+    host: "ssh://deploy@docker-01.example.internal",
+    resolved: { user: "deploy", hostname: "docker-01.example.internal", port: 22 },
+    pid: 48213,
+    version: "0.1.0",
+    state: "connected",
+    started_at: ago(7990),
+    updated_at: ago(2),
+    last_error: null,
+    ssh: { connected: true, master_pid: 48220, connections_opened: 1, reconnects: 0, connected_since: ago(7989), consecutive_failures: 0 },
+    docker: {
+      connected: true,
+      server_version: "20.10.24",
+      api_version: "1.41",
+      transport: "socket-forward",
+      endpoint: "unix:///var/run/docker.sock",
+      events_received: 1834,
+      last_event_at: ago(3),
+      event_stream_restarts: 0,
+    },
+    latency_ms: { p50: 42, p99: 181.5, samples: 100 },
+    forwards: [
+      forward({}),
+      forward({ container_id: "b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c", container_name: "api", local_port: 3000, remote_port: 3000, since: ago(600) }),
+      forward({
+        container_id: "c1d2e3f405162738495a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f80912",
+        container_name: "db",
+        local_port: 5432,
+        remote_port: 5432,
+        state: "conflict",
+        reason: "local port 5432 is in use by postgres (pid 812); find it with `lsof -i :5432`",
+        since: ago(300),
+      }),
+      forward({
+        container_id: "d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3",
+        container_name: "dns",
+        local_addresses: [],
+        local_port: 5353,
+        remote_address: "127.0.0.1",
+        remote_port: 5353,
+        protocol: "udp",
+        state: "unsupported",
+        reason: "UDP cannot be forwarded over SSH",
+        since: ago(7980),
+      }),
+    ],
+    history,
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * Renders instance views in the format `rdhpf status --format` asks for.
+ *
+ * JSON and YAML shapes (docs/status.md): with `--host`, the one instance's
+ * document (`InstanceReportSchema`); without, `{ "instances": [...] }`
+ * (`StatusListReportSchema`), even when there is only one. YAML is the same
+ * data as JSON, written by the `yaml` package.
+ *
+ * @module
+ */
+import YAML from "yaml";
+import { z } from "zod";
+import { formatOpenMetrics } from "./format_openmetrics.ts";
+import { formatTable } from "./format_table.ts";
+import { type InstanceReport, instanceReport, type InstanceView, type StatusListReport } from "./view.ts";
+
+export const StatusFormatSchema = z.enum(["table", "json", "yaml", "openmetrics"]);
+export type StatusFormat = z.infer<typeof StatusFormatSchema>;
+
+/** Options of `renderStatus`. */
+export interface RenderOptions {
+  color: boolean;
+  now: Date;
+  /** Table width in columns (default 100). */
+  width?: number;
+  /** `--host` was given: JSON/YAML is the one instance's document, not a list. */
+  single: boolean;
+  /** JSON on one line (one document per line in `--watch` to a pipe). */
+  compact?: boolean;
+}
+
+/**
+ * C1 controls, DEL, line separators and bidi controls survive JSON.stringify
+ * and YAML raw; some terminals act on them. Both formats have a lossless
+ * escape for them inside strings, the only place they can occur.
+ */
+const TERMINAL_UNSAFE = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const u4 = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+
+/** The JSON/YAML data for the views. */
+export function reportData(views: InstanceView[], single: boolean): InstanceReport | StatusListReport {
+  if (single) {
+    if (views.length !== 1) throw new Error(`a single-instance report needs exactly one view, got ${views.length}`);
+    return instanceReport(views[0]!);
+  }
+  return { instances: views.map(instanceReport) };
+}
+
+/** Renders views; the result ends with a newline. */
+export function renderStatus(views: InstanceView[], format: StatusFormat, opts: RenderOptions): string {
+  switch (format) {
+    case "table":
+      return formatTable(views, { color: opts.color, now: opts.now, width: opts.width });
+    case "openmetrics":
+      return formatOpenMetrics(views, opts.now);
+    case "json":
+      return `${JSON.stringify(reportData(views, opts.single), null, opts.compact ? undefined : 2).replace(TERMINAL_UNSAFE, u4)}\n`;
+    case "yaml":
+      // Every string double-quoted: YAML 1.1 readers would otherwise take a
+      // container named `yes` for a boolean, and 1.2 readers `0o17` for a number.
+      return YAML.stringify(reportData(views, opts.single), { defaultStringType: "QUOTE_DOUBLE", defaultKeyType: "PLAIN", lineWidth: 0 })
+        .replace(TERMINAL_UNSAFE, u4);
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * The OpenSSH server of a test bed and the client files that trust it.
+ *
+ * @module
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { run } from "./_exec.ts";
+import { spawnInNetns, tail, waitFor } from "./_daemons.ts";
+
+/** File layout of the SSH side of a test bed. */
+export interface SshPaths {
+  hostKey: string;
+  clientKey: string;
+  authorizedKeys: string;
+  knownHosts: string;
+  clientConfig: string;
+  sshdConfig: string;
+  sshdPidFile: string;
+  sshdLog: string;
+}
+
+/** Paths under the test bed dir. */
+export function sshPaths(dir: string): SshPaths {
+  return {
+    hostKey: join(dir, "ssh_host_ed25519_key"),
+    clientKey: join(dir, "id_ed25519"),
+    authorizedKeys: join(dir, "authorized_keys"),
+    knownHosts: join(dir, "known_hosts"),
+    clientConfig: join(dir, "ssh_config"),
+    sshdConfig: join(dir, "sshd_config"),
+    sshdPidFile: join(dir, "sshd.pid"),
+    sshdLog: join(dir, "sshd.log"),
+  };
+}
+
+/** Generates host and client keys (ed25519, no passphrase). */
+export async function generateKeys(p: SshPaths, comment: string): Promise<void> {
+  const gen = (file: string, c: string) => run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", c, "-f", file]);
+  const results = await Promise.all([gen(p.hostKey, `${comment}-host`), gen(p.clientKey, `${comment}-client`)]);
+  for (const r of results) {
+    if (r.code !== 0) throw new Error(`ssh-keygen failed (exit ${r.code}): ${r.stderr.trim()}`);
+  }
+  writeFileSync(p.authorizedKeys, readFileSync(`${p.clientKey}.pub`, "utf8"), { mode: 0o600 });
+}
+
+/** Whether root's password field marks the account locked ("!"), which sshd enforces unless PAM decides. */
+function rootLocked(): boolean {
+  try {
+    const line = readFileSync("/etc/shadow", "utf8").split("\n").find((l) => l.startsWith("root:"));
+    return line?.split(":")[1]?.startsWith("!") ?? false;
+  } catch {
+    return false;
+  }
+}
+
+/** Inputs of {@link sshdConfigText}. */
+export interface SshdSettings {
+  listenAddress: string;
+  port: number;
+  dockerSocket: string;
+  extraConfig: readonly string[];
+  usePam: boolean;
+}
+
+/**
+ * The sshd_config text. sshd takes the FIRST value of each keyword, so the
+ * caller's extra lines come before our defaults (a `Match` block and what
+ * follows it must stay last).
+ */
+export function sshdConfigText(p: SshPaths, s: SshdSettings): string {
+  const matchAt = s.extraConfig.findIndex((l) => /^\s*Match\s/i.test(l));
+  const head = matchAt < 0 ? s.extraConfig : s.extraConfig.slice(0, matchAt);
+  const matchBlock = matchAt < 0 ? [] : s.extraConfig.slice(matchAt);
+  return [
+    ...head,
+    `ListenAddress ${s.listenAddress}`,
+    `Port ${s.port}`,
+    `HostKey ${p.hostKey}`,
+    `AuthorizedKeysFile ${p.authorizedKeys}`,
+    `PidFile ${p.sshdPidFile}`,
+    "StrictModes no",
+    "PubkeyAuthentication yes",
+    "PasswordAuthentication no",
+    "KbdInteractiveAuthentication no",
+    "PermitRootLogin prohibit-password",
+    `UsePAM ${s.usePam ? "yes" : "no"}`,
+    // Remote `docker` commands (and `docker system dial-stdio`) reach this test bed's daemon.
+    `SetEnv DOCKER_HOST=unix://${s.dockerSocket}`,
+    "LogLevel INFO",
+    "AllowTcpForwarding yes",
+    "AllowStreamLocalForwarding yes",
+    "MaxSessions 50",
+    "MaxStartups 100:30:200",
+    "UseDNS no",
+    "PrintMotd no",
+    "PrintLastLog no",
+    "Subsystem sftp internal-sftp",
+    ...matchBlock,
+    "",
+  ].join("\n");
+}
+
+/** Writes sshd_config and checks it with `sshd -t`. */
+export async function writeSshdConfig(p: SshPaths, s: Omit<SshdSettings, "usePam">): Promise<void> {
+  writeFileSync(p.sshdConfig, sshdConfigText(p, { ...s, usePam: rootLocked() }), { mode: 0o600 });
+  const r = await run(["/usr/sbin/sshd", "-t", "-f", p.sshdConfig]);
+  if (r.code !== 0) throw new Error(`sshd rejected its config ${p.sshdConfig}: ${r.stderr.trim()}`);
+}
+
+/** known_hosts line for the real host key (bracketed form for a non-22 port, as ssh looks it up). */
+export function knownHostsLine(address: string, port: number, hostPublicKey: string): string {
+  const host = port === 22 ? address : `[${address}]:${port}`;
+  const [type, key] = hostPublicKey.trim().split(/\s+/);
+  return `${host} ${type} ${key}\n`;
+}
+
+/** Client config for `ssh -F`: strict host key checking against the real key, never a prompt. */
+export function clientConfigText(p: SshPaths, alias: string, address: string, port: number): string {
+  return [
+    `Host ${alias}`,
+    `  HostName ${address}`,
+    "  User root",
+    `  Port ${port}`,
+    `  IdentityFile ${p.clientKey}`,
+    "  IdentitiesOnly yes",
+    `  UserKnownHostsFile ${p.knownHosts}`,
+    "  GlobalKnownHostsFile /dev/null",
+    "  StrictHostKeyChecking yes",
+    "  BatchMode yes",
+    "",
+  ].join("\n");
+}
+
+/** Writes known_hosts and the client config. */
+export function writeClientFiles(p: SshPaths, alias: string, address: string, port: number): void {
+  writeFileSync(p.knownHosts, knownHostsLine(address, port, readFileSync(`${p.hostKey}.pub`, "utf8")), { mode: 0o600 });
+  writeFileSync(p.clientConfig, clientConfigText(p, alias, address, port), { mode: 0o600 });
+}
+
+function listeningCount(logFile: string): number {
+  try {
+    return readFileSync(logFile, "utf8").split("Server listening on").length - 1;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Starts sshd in the namespace. `-D` keeps it in the foreground (our pid is
+ * the listener's); without it the per-connection log lines, including
+ * "Accepted publickey", never reach the -E file.
+ */
+export async function startSshd(netns: string, p: SshPaths): Promise<number> {
+  mkdirSync("/run/sshd", { recursive: true, mode: 0o755 }); // privilege separation dir, absent on fresh machines
+  const before = listeningCount(p.sshdLog);
+  const pid = spawnInNetns(netns, ["/usr/sbin/sshd", "-D", "-f", p.sshdConfig, "-E", p.sshdLog], join(p.sshdLog + ".stderr"));
+  await waitFor("sshd", pid, p.sshdLog, () => listeningCount(p.sshdLog) > before, 15_000).catch((e: Error) => {
+    throw new Error(`${e.message}\nstderr:\n${tail(p.sshdLog + ".stderr")}`);
+  });
+  return pid;
+}
+
+/** Number of successful public key logins in the log (one per SSH connection). */
+export function acceptedCount(logFile: string): number {
+  try {
+    return readFileSync(logFile, "utf8").split("Accepted publickey").length - 1;
+  } catch {
+    return 0;
+  }
+}
