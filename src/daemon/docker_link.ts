@@ -20,6 +20,7 @@ import { EngineClient } from "../docker/client.ts";
 import { DEFAULT_ENDPOINT, ENDPOINT_DISCOVERY_COMMAND, parseEndpoint } from "../docker/endpoint.ts";
 import { startDialStdioRelay } from "../docker/relay.ts";
 import { RdhpfError } from "../errors.ts";
+import { displaySafe } from "../status/escape.ts";
 import type { Mux } from "../ssh/mux.ts";
 import type { InstancePaths } from "./paths.ts";
 import { writeFileAtomic } from "./state_file.ts";
@@ -46,7 +47,7 @@ export async function discoverEndpoint(mux: Mux): Promise<string> {
   const out = r.stdout.trim().split("\n").pop()?.trim() ?? "";
   if (r.code !== 0 || out === "") {
     log.warn("Remote docker CLI did not report its endpoint; using the default", {
-      exit_code: r.code, stderr: r.stderr.trim().slice(0, 300), default: DEFAULT_ENDPOINT,
+      exit_code: r.code, stderr: displaySafe(r.stderr.trim(), 300), default: DEFAULT_ENDPOINT,
     });
     return DEFAULT_ENDPOINT;
   }

@@ -155,8 +155,9 @@ export class Engine {
       const connectStarted = Date.now();
       const master = new SshMaster(this.opts.ssh);
       this.master = master;
-      master.onExit((info) => endSession(`SSH master exited (${info.kind}): ${info.stderr.trim().split("\n").pop() ?? ""}`));
+      master.onExit((info) => endSession(`SSH master exited (${info.kind}): ${info.message}`));
       await master.start();
+      this.mux.attachMasterLog(master);
       if (sessionAbort.signal.aborted) return;
       this.opts.lock.setMasterPid(master.pid);
       this.store.ssh = {
