@@ -119,12 +119,21 @@ export function linkExists(name: string): boolean {
 }
 
 /** Removes veth and namespace; safe to call when either is already gone. */
-export function deleteNetworkSync(netns: string, hostVeth: string): void {
+export function deleteNetworkSync(netns: string, hostVeth: string, remoteAddress?: string): void {
+  // A run that died during a network cut leaves its blackhole route behind.
+  if (remoteAddress) runSync(["ip", "route", "del", "blackhole", `${remoteAddress}/32`]);
   if (linkExists(hostVeth)) runSync(["ip", "link", "del", hostVeth]);
   if (existsSync(netnsPath(netns))) runSync(["ip", "netns", "del", netns]);
 }
 
-/** Sets the host end of the veth up or down (a network cut as the client sees it). */
-export async function setLink(hostVeth: string, up: boolean): Promise<void> {
-  await must(["ip", "link", "set", hostVeth, up ? "up" : "down"]);
+/**
+ * Cuts or restores the link. The namespace end goes down, not the host end:
+ * with the host end down its connected route disappears and packets for the
+ * remote address would follow the default route off this machine. A
+ * blackhole route for the remote address makes sure they are dropped here.
+ */
+export async function setLink(netns: string, nsVeth: string, remoteAddress: string, up: boolean): Promise<void> {
+  if (!up) await must(["ip", "route", "replace", "blackhole", `${remoteAddress}/32`]);
+  await must(["nsenter", `--net=${netnsPath(netns)}`, "ip", "link", "set", nsVeth, up ? "up" : "down"]);
+  if (up) await must(["ip", "route", "del", "blackhole", `${remoteAddress}/32`]);
 }

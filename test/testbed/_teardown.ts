@@ -150,7 +150,7 @@ export function teardownSync(rec: TestbedRecord): string[] {
   }
   for (const id of ids) rmSync(shimSocketPath(rec.containerdSocket, id), { force: true });
   removeCgroupsSync(ids);
-  deleteNetworkSync(rec.netns, rec.hostVeth);
+  deleteNetworkSync(rec.netns, rec.hostVeth, rec.remoteAddress);
   try {
     rmSync(rec.dir, { recursive: true, force: true });
   } catch {

@@ -399,7 +399,7 @@ class RunningTestbed implements Testbed {
 
   async setLinkUp(up: boolean): Promise<void> {
     this.#assertRunning("setLinkUp");
-    await setLink(this.rec.hostVeth, up);
+    await setLink(this.rec.netns, this.rec.nsVeth, this.rec.remoteAddress, up);
   }
 
   leftovers(): string[] {
