@@ -18,6 +18,7 @@ import { LogFormatSchema, LogLevelSchema, setupLogging, stopLogging } from "../l
 import { VERSION } from "../version.ts";
 import { loadConfigFile } from "./config_file.ts";
 import { collect } from "./options.ts";
+import { lintSshConfig, readUserSshConfig } from "../ssh/config_lint.ts";
 import { resolveInstance } from "./target_options.ts";
 
 const log = getLogger(["rdhpf", "run"]);
@@ -89,6 +90,12 @@ host key, authentication failure, unreachable host).`)
       const instance = await resolveInstance(host, { configFile: o.sshConfig ?? cfg.sshConfig ?? null, options: sshOptions });
       const bindAddresses = binds.length > 0 ? binds : (await hasIpv6Loopback()) ? ["127.0.0.1", "::1"] : ["127.0.0.1"];
       if (binds.length === 0 && bindAddresses.length === 1) log.info("No IPv6 loopback on this machine; listening on 127.0.0.1 only");
+
+      // Settings in the user's ssh config that fight rdhpf: warned once, at start.
+      const sshConfigText = readUserSshConfig(instance.ssh.configFile ?? undefined) ?? "";
+      for (const f of lintSshConfig(sshConfigText, instance.target.host, instance.target.user ?? undefined)) {
+        log.warn("ssh config setting conflicts with rdhpf", { key: f.key, value: f.value, problem: f.message, hint: f.hint });
+      }
 
       ensurePrivateDir(instance.paths.dir);
       const lock = await InstanceLock.acquire(instance.paths, instance.target.raw);

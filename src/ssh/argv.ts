@@ -175,6 +175,8 @@ export function sshArgv(op: SshOperation, ctx: SshContext): string[] {
           // A LocalForward in the user's config for this host would take
           // local ports behind rdhpf's back.
           "ClearAllForwardings=yes",
+          // A user config with ForkAfterAuthentication would detach the master from rdhpf (measured): the child would exit at once.
+          "ForkAfterAuthentication=no",
         ]),
         ...userConfig(ctx),
         ...opts(TUNABLE_MASTER_DEFAULTS),

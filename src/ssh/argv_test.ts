@@ -67,6 +67,7 @@ describe("sshArgv", () => {
       "-o", "LogLevel=INFO",
       "-o", "ExitOnForwardFailure=no",
       "-o", "ClearAllForwardings=yes",
+      "-o", "ForkAfterAuthentication=no",
       "-F", "/etc/rdhpf/ssh_config",
       "-p", "2222",
       "-o", "ServerAliveInterval=60",
