@@ -5,7 +5,8 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:net";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTestbed, type Testbed, testbedSkipReason } from "../testbed/mod.ts";
 import { Daemon, httpGet, isRefused, localListeners, rdhpf, requireBinary, waitFor } from "./_harness.ts";
@@ -62,6 +63,32 @@ describe("rdhpf run (compiled binary, real sshd + dockerd)", { skip }, () => {
     await tb.docker(["rm", "-f", "ephemeral"]);
   });
 
+  it("connects to the binding's HostIp on the remote: a specific address stays that address", async () => {
+    const r = await tb.docker(["run", "-d", "--name", "specific", "-p", `${tb.remoteAddress}:24005:80`, tb.image]);
+    assert.equal(r.code, 0, r.stderr);
+    await waitFor("forward to the specific address", () => httpGet(24005), 3000);
+    const st = await daemon.status();
+    assert.equal(st.forwards.find((f) => f.local_port === 24005)?.remote_address, tb.remoteAddress);
+    await tb.docker(["rm", "-f", "specific"]);
+  });
+
+  it("gives a local port wanted by two containers to the most recent one; the other is conflict", async () => {
+    const a = await tb.docker(["run", "-d", "--name", "older", "-p", "24006:80", tb.image]);
+    assert.equal(a.code, 0, a.stderr);
+    await waitFor("older forwarded", () => httpGet(24006), 3000);
+    const b = await tb.docker(["run", "-d", "--name", "newer", "--label", "rdhpf.port.24007=24006", "-p", "24007:80", tb.image]);
+    assert.equal(b.code, 0, b.stderr);
+    const rows = await waitFor("newer owns 24006", async () => {
+      const st = await daemon.status();
+      const active = st.forwards.find((f) => f.local_port === 24006 && f.state === "active");
+      return active?.container_name === "newer" ? st.forwards : null;
+    }, 3000);
+    const loser = rows.find((f) => f.container_name === "older" && f.local_port === 24006);
+    assert.equal(loser?.state, "conflict");
+    assert.match(loser?.reason ?? "", /claimed by newer/);
+    await tb.docker(["rm", "-f", "older", "newer"]);
+  });
+
   it("listens on loopback only", async () => {
     const listeners = (await localListeners()).filter((l) => l.endsWith(":24001"));
     assert.deepEqual(listeners.sort(), ["127.0.0.1:24001", "::1:24001"]);
@@ -95,10 +122,10 @@ describe("rdhpf run (compiled binary, real sshd + dockerd)", { skip }, () => {
     await tb.docker(["rm", "-f", "busy", "nudge"]);
   });
 
-  it("forwards a burst of 20 containers started at once", async () => {
-    const ports = Array.from({ length: 20 }, (_, i) => 24100 + i);
+  it("forwards a burst of 50 containers started at once", async () => {
+    const ports = Array.from({ length: 50 }, (_, i) => 24100 + i);
     await Promise.all(ports.map((p) => tb.docker(["run", "-d", "--name", `b${p}`, "-p", `${p}:80`, tb.image])));
-    await Promise.all(ports.map((p) => waitFor(`burst port ${p}`, () => httpGet(p), 5000)));
+    await Promise.all(ports.map((p) => waitFor(`burst port ${p}`, () => httpGet(p), 10_000)));
     await Promise.all(ports.map((p) => tb.docker(["rm", "-f", `b${p}`])));
     await Promise.all(ports.map((p) => waitFor(`burst port ${p} closed`, () => isRefused(p), 5000)));
   });
@@ -191,6 +218,17 @@ describe("rdhpf run refuses bad input before ssh sees it", () => {
       assert.ok(!existsSync("/tmp/rdhpf-e2e-never"));
     });
   }
+  it("exits 2 with ssh's message when the host is unreachable at first start", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rdhpf-e2e-"));
+    try {
+      // Port 1 on loopback: nothing listens there, the connection is refused at once.
+      const r = await rdhpf(["run", "--host", "ssh://nobody@127.0.0.1:1"], { RDHPF_STATE_DIR: dir });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /refused/i);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
   it("exits 2 when no host is given, listing the ways to give one", async () => {
     const r = await rdhpf(["run"]);
     assert.equal(r.code, 2);
