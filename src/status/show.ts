@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { sleep } from "../daemon/backoff.ts";
 import { formatError } from "../errors.ts";
 import { type InstanceListing, type InstanceSelection, selectInstances } from "./client.ts";
 import { statusExitCode } from "./health.ts";
@@ -67,18 +68,6 @@ async function showOnce(opts: ShowStatusOptions): Promise<number> {
   return statusExitCode(listing.views);
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}
 
 /** One `--watch` frame: cleared and redrawn on a terminal, appended (separated) on a pipe. */
 function watchFrame(listing: InstanceListing, opts: ShowStatusOptions): { stdout: string; stderr: string } {
