@@ -60,6 +60,36 @@ describe("rdhpf heals itself (compiled binary, real sshd + dockerd)", { skip }, 
     assert.ok((await daemon.status()).docker.event_stream_restarts >= 1);
   });
 
+  it("equals the truth within 15 s after a 20 s network cut during which containers changed", async () => {
+    await tb.setLinkUp(false);
+    try {
+      await new Promise((r) => setTimeout(r, 3000));
+      // Changed on the remote while this machine cannot reach it.
+      assert.equal((await tb.docker(["run", "-d", "--name", "during-cut", "-p", "25003:80", tb.image])).code, 0);
+      assert.equal((await tb.docker(["rm", "-f", "after-restart"])).code, 0);
+      await new Promise((r) => setTimeout(r, 17_000));
+    } finally {
+      await tb.setLinkUp(true);
+    }
+    await waitFor("container started during the cut forwarded", () => httpGet(25003), 15_000);
+    await waitFor("container removed during the cut unforwarded", () => isRefused(25002), 15_000);
+    assert.ok(await httpGet(25001));
+  });
+
+  it("equals the truth within 15 s after rdhpf was stopped (SIGSTOP) for 40 s", async () => {
+    process.kill(daemon.pid, "SIGSTOP");
+    try {
+      await new Promise((r) => setTimeout(r, 2000));
+      assert.equal((await tb.docker(["rm", "-f", "during-cut"])).code, 0);
+      assert.equal((await tb.docker(["run", "-d", "--name", "during-stop", "-p", "25002:80", tb.image])).code, 0);
+      await new Promise((r) => setTimeout(r, 38_000));
+    } finally {
+      process.kill(daemon.pid, "SIGCONT");
+    }
+    await waitFor("container started while stopped forwarded", () => httpGet(25002), 15_000);
+    await waitFor("container removed while stopped unforwarded", () => isRefused(25003), 15_000);
+  });
+
   it("ends the orphaned master of a SIGKILLed rdhpf at the next start, without duplicate listeners", async () => {
     const { masterPid } = lockOf(daemon);
     process.kill(daemon.pid, "SIGKILL");
@@ -69,6 +99,7 @@ describe("rdhpf heals itself (compiled binary, real sshd + dockerd)", { skip }, 
     daemon = next;
     await waitFor("orphan ended", () => !existsSync(`/proc/${masterPid}`), 5000);
     await waitFor("forwards back", async () => (await httpGet(25001)) && (await httpGet(25002)), 5000);
+    assert.ok(await isRefused(25003));
     const listeners = (await localListeners()).filter((l) => l.endsWith(":25001"));
     assert.deepEqual(listeners.sort(), ["127.0.0.1:25001", "::1:25001"]);
   });
