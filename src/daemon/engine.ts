@@ -16,6 +16,7 @@
 import { rmSync } from "node:fs";
 import { getLogger } from "@logtape/logtape";
 import { isContainerLifecycleEvent } from "../docker/events.ts";
+import type { ObservedContainer } from "../docker/types.ts";
 import { RdhpfError } from "../errors.ts";
 import { type BackendResult, ForwardApplier, type ForwardBackend, type ForwardSpec } from "../forward/applier.ts";
 import { desiredForwards } from "../forward/desired.ts";
@@ -73,6 +74,8 @@ export class Engine {
   private readonly resyncIntervalMs: number;
   private readonly healthIntervalMs: number;
   private readonly announcedBlocks = new Map<number, string>();
+  private readonly firstSeenMs = new Map<string, number>();
+  private listedOnce = false;
 
   constructor(private readonly opts: EngineOptions) {
     this.store = new StatusStore(opts.host, process.pid, opts.version);
@@ -293,7 +296,7 @@ export class Engine {
   private async reconcile(triggersMs: number[]): Promise<void> {
     const link = this.docker;
     if (!link || !this.master) return;
-    const containers = await link.client.listContainers();
+    const containers = this.withObservedStart(await link.client.listContainers());
     const desired = desiredForwards(containers, this.opts.rules);
     const plan = planForwards(desired, this.applier.active);
     const outcome = await this.applier.apply(plan);
@@ -324,6 +327,29 @@ export class Engine {
     this.store.reported = desired.filter((d) => d.disposition !== "wanted");
     const conflicted = this.applier.blocked.size > 0 || desired.some((d) => d.disposition === "claimed");
     this.setState(conflicted ? "degraded" : "connected", conflicted ? "some forwards are in conflict" : null);
+  }
+
+  /**
+   * Docker's `Created` has one-second resolution, too coarse to tell which of
+   * two containers started last. A container first seen after rdhpf's first
+   * list counts as started when rdhpf saw it, so "the most recent wins" holds
+   * for containers started in the same second.
+   */
+  private withObservedStart(containers: ObservedContainer[]): ObservedContainer[] {
+    const now = Date.now();
+    const present = new Set<string>();
+    const out = containers.map((c) => {
+      present.add(c.id);
+      let seen = this.firstSeenMs.get(c.id);
+      if (seen === undefined) {
+        seen = this.listedOnce ? now : 0;
+        this.firstSeenMs.set(c.id, seen);
+      }
+      return seen > 0 ? { ...c, createdS: Math.max(c.createdS, seen / 1000) } : c;
+    });
+    for (const id of [...this.firstSeenMs.keys()]) if (!present.has(id)) this.firstSeenMs.delete(id);
+    this.listedOnce = true;
+    return out;
   }
 
   /** Tears the session down: forwards are gone with the master. */
