@@ -13,7 +13,8 @@ import { StatusDocumentSchema, type StatusDocument } from "../../src/status/sche
 import type { Testbed } from "../testbed/mod.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-export const BINARY = join(root, "dist", `rdhpf-${process.platform}-${process.arch}`);
+/** The binary under test: the host build in dist/, or RDHPF_TEST_BINARY (a build of one's own, for parallel work). */
+export const BINARY = process.env.RDHPF_TEST_BINARY ?? join(root, "dist", `rdhpf-${process.platform}-${process.arch}`);
 
 export function requireBinary(): void {
   if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run \`bun scripts/build-binaries.ts --host\` (npm test does)`);
