@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { Command, Option } from "@commander-js/extra-typings";
 import { onPath } from "../service/install.ts";
 import { bashCompletion, completionModel, completionsCommand, fishCompletion, zshCompletion } from "./completions.ts";
+import { buildProgram } from "./mod.ts";
 
 /** A program shaped like rdhpf's: nested subcommands, short and long options, choices, file values. */
 function sampleProgram(): Command {
@@ -197,5 +198,14 @@ describe("completionsCommand", () => {
       process.stdout.write = write;
     }
     assert.equal(out, scripts.bash);
+  });
+});
+
+describe("completions of the real program", () => {
+  it("offer doctor with its --format values and file names for -F", () => {
+    const doctor = completionModel(buildProgram()).find((n) => n.path === "rdhpf doctor");
+    assert.ok(doctor, "rdhpf doctor is completed");
+    assert.deepEqual(doctor.options.find((o) => o.long === "--format")?.choices, ["text", "json"]);
+    assert.equal(doctor.options.find((o) => o.short === "-F")?.files, true);
   });
 });

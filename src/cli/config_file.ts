@@ -10,7 +10,20 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { usageError } from "../errors.ts";
+import { OnConflictSchema } from "../forward/conflict.ts";
+import { parsePortMap, parsePortRanges } from "../forward/rules.ts";
 import { LogFormatSchema, LogLevelSchema } from "../log/mod.ts";
+
+/** A port rule string, checked by the parser `rdhpf run` uses, so that the error names the key. */
+function portRule(parse: (text: string) => unknown) {
+  return z.string().superRefine((text, ctx) => {
+    try {
+      parse(text);
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: (err as Error).message });
+    }
+  });
+}
 
 export const ConfigFileSchema = z.strictObject({
   host: z.string().optional(),
@@ -20,9 +33,10 @@ export const ConfigFileSchema = z.strictObject({
   logLevel: LogLevelSchema.optional(),
   logFormat: LogFormatSchema.optional(),
   logFile: z.string().optional(),
-  includePorts: z.string().optional(),
-  excludePorts: z.string().optional(),
-  map: z.array(z.string()).optional(),
+  includePorts: portRule((v) => parsePortRanges(v, "includePorts")).optional(),
+  excludePorts: portRule((v) => parsePortRanges(v, "excludePorts")).optional(),
+  map: z.array(portRule(parsePortMap)).optional(),
+  onConflict: OnConflictSchema.optional(),
 });
 export type ConfigFile = z.infer<typeof ConfigFileSchema>;
 

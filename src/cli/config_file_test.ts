@@ -36,6 +36,24 @@ describe("loadConfigFile", () => {
       assert.throws(() => loadConfigFile(p), (e: unknown) => e instanceof RdhpfError && e.message.includes("logLevel"));
     });
   });
+  it("reads the conflict policy and names it when it is bad", () => {
+    withFile(JSON.stringify({ onConflict: "next-free" }), (p) => assert.deepEqual(loadConfigFile(p), { onConflict: "next-free" }));
+    withFile(JSON.stringify({ onConflict: "steal" }), (p) => {
+      assert.throws(() => loadConfigFile(p), (e: unknown) => e instanceof RdhpfError && e.exitCode === 2 && e.message.includes("onConflict"));
+    });
+  });
+  const badRules: Array<[Record<string, unknown>, string]> = [
+    [{ includePorts: "3000-" }, "includePorts"],
+    [{ excludePorts: "22,abc" }, "excludePorts"],
+    [{ map: ["5432:15432", "5433"] }, "map.1"],
+  ];
+  for (const [content, key] of badRules) {
+    it(`names ${key} when its port rule does not parse`, () => {
+      withFile(JSON.stringify(content), (p) => {
+        assert.throws(() => loadConfigFile(p), (e: unknown) => e instanceof RdhpfError && e.exitCode === 2 && e.message.includes(`${key}:`));
+      });
+    });
+  }
   it("says where JSON is broken", () => {
     withFile("{ host: ", (p) => assert.throws(() => loadConfigFile(p), (e: unknown) => e instanceof RdhpfError && e.message.includes("not valid JSON")));
   });

@@ -8,6 +8,7 @@ import { Command, CommanderError } from "@commander-js/extra-typings";
 import { formatError, RdhpfError } from "../errors.ts";
 import { versionLine } from "../version.ts";
 import { completionsCommand } from "./completions.ts";
+import { doctorCommand } from "./doctor.ts";
 import { runCommand } from "./run.ts";
 import { serviceCommand } from "./service.ts";
 import { statusCommand } from "./status.ts";
@@ -24,14 +25,17 @@ Examples:
   rdhpf status                                         what is forwarded, and health
   docker run -d -p 5432:5432 postgres && rdhpf wait --port 5432 && npm test
   rdhpf service install --host ssh://docker@build-host.example
+  rdhpf doctor --host ssh://docker@build-host.example  check ssh, Docker, sshd and local ports
   rdhpf --version
 
-Environment: RDHPF_HOST (default TARGET), DOCKER_HOST (used when ssh://),
+Environment: RDHPF_HOST (default TARGET), DOCKER_HOST (used when ssh://), then
+DOCKER_CONTEXT or the current docker context (used when its endpoint is ssh://),
 RDHPF_LOG_LEVEL, RDHPF_STATE_DIR (runtime dir), NO_COLOR.`);
   program.addCommand(runCommand());
   program.addCommand(statusCommand());
   program.addCommand(waitCommand());
   program.addCommand(serviceCommand());
+  program.addCommand(doctorCommand());
   program.addCommand(completionsCommand(() => program));
   program.addCommand(
     new Command("version").description("print the version and exit").action(() => {

@@ -13,6 +13,7 @@ import { Engine } from "../daemon/engine.ts";
 import { InstanceLock } from "../daemon/lock.ts";
 import { ensurePrivateDir, writeFileAtomic } from "../daemon/state_file.ts";
 import { usageError } from "../errors.ts";
+import { OnConflictSchema } from "../forward/conflict.ts";
 import { NO_RULES, parsePortMap, parsePortRanges, type PortRules } from "../forward/rules.ts";
 import { LogFormatSchema, LogLevelSchema, setupLogging, stopLogging } from "../log/mod.ts";
 import { VERSION } from "../version.ts";
@@ -26,7 +27,8 @@ const log = getLogger(["rdhpf", "run"]);
 /** Seconds the daemon may take to clean up after SIGINT/SIGTERM before it exits anyway. */
 const SHUTDOWN_DEADLINE_MS = 1800;
 
-async function hasIpv6Loopback(): Promise<boolean> {
+/** True when this machine can listen on ::1 (also used by doctor). */
+export async function hasIpv6Loopback(): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createServer();
     s.once("error", () => resolve(false));
@@ -54,13 +56,14 @@ export function validateBind(addr: string): string {
 export function runCommand(): Command<[], Record<string, unknown>> {
   return new Command("run")
     .description("run the forwarder for one Docker host until stopped (SIGINT, SIGTERM or SIGHUP)")
-    .option("--host <target>", "ssh://[user@]host[:port] or an ssh config alias (default: $RDHPF_HOST, then an ssh:// $DOCKER_HOST)")
+    .option("--host <target>", "ssh://[user@]host[:port] or an ssh config alias (default: $RDHPF_HOST, then an ssh:// $DOCKER_HOST, then the current docker context's ssh:// endpoint)")
     .option("-F, --ssh-config <file>", "ssh client config file passed to every ssh call")
     .option("-o, --ssh-option <key=value>", "extra ssh option (repeatable)", collect, [] as string[])
     .option("--bind <addr>", "local address to listen on, replacing the default 127.0.0.1 and ::1 (repeatable)", collect, [] as string[])
     .option("--include-ports <list>", "forward only these remote ports, e.g. 3000-9999,5432")
     .option("--exclude-ports <list>", "never forward these remote ports, e.g. 22,2375-2376 (wins over --include-ports)")
     .option("--map <remote:local>", "forward remote port REMOTE to local port LOCAL (repeatable)", collect, [] as string[])
+    .addOption(new Option("--on-conflict <policy>", "when a local port is taken: wait for it, or use the next free port (default: wait)").choices(OnConflictSchema.options))
     .addOption(new Option("--log-level <level>", "log level (default: $RDHPF_LOG_LEVEL or info)").choices(LogLevelSchema.options))
     .addOption(new Option("--log-format <format>", "log format").choices(LogFormatSchema.options))
     .option("--log-file <path>", "write logs to this file, rotated at 10 MB, 5 files kept (default: stderr)")
@@ -71,6 +74,7 @@ Examples:
   DOCKER_HOST=ssh://docker@build-host.example rdhpf run
   rdhpf run --host dockerbox -F ~/.ssh/config --exclude-ports 22 --log-file ~/Library/Logs/rdhpf/rdhpf.log
   rdhpf run --host ssh://me@[fd00::10]:2222 -o IdentityFile=~/.ssh/docker_ed25519 --map 5432:15432
+  rdhpf run --host dockerbox --on-conflict next-free     # local postgres on 5432? the remote one lands on 5433
 
 Exit status: 0 after a signal, 1 when another instance runs for the host,
 2 for bad input or a configuration error at the first connection (unknown
@@ -99,7 +103,8 @@ host key, authentication failure, unreachable host).`)
 
       ensurePrivateDir(instance.paths.dir);
       const lock = await InstanceLock.acquire(instance.paths, instance.target.raw);
-      const engine = new Engine({ host: instance.target.raw, ssh: instance.ssh, paths: instance.paths, rules, bindAddresses, lock, version: VERSION });
+      const onConflict = o.onConflict ?? cfg.onConflict ?? "wait";
+      const engine = new Engine({ host: instance.target.raw, ssh: instance.ssh, paths: instance.paths, rules, onConflict, bindAddresses, lock, version: VERSION });
       engine.store.resolved = instance.resolved;
       log.info("rdhpf starting", { version: VERSION, host: instance.target.raw, resolved: instance.identity, pid: process.pid, bind: bindAddresses.join(",") });
 

@@ -152,8 +152,8 @@ asked for, or without launchctl/systemctl, the commands are printed.`)
       const home = deps.env.HOME || homedir();
       const configPath = o.config === undefined ? undefined : resolve(deps.cwd, o.config as string);
       const cfg = loadConfigFile(configPath, deps.env);
-      // Same precedence as `rdhpf run`: --host, $RDHPF_HOST, the config file, an ssh:// $DOCKER_HOST.
-      const target = chooseTarget((o.host as string | undefined) ?? (deps.env.RDHPF_HOST ? undefined : cfg.host), deps.env);
+      // Same precedence as `rdhpf run`: --host, $RDHPF_HOST, the config file, an ssh:// $DOCKER_HOST, the docker context.
+      const target = await chooseTarget((o.host as string | undefined) ?? (deps.env.RDHPF_HOST ? undefined : cfg.host), deps.env);
       const binary = chooseBinary(o.binary as string | undefined, deps);
       const dryRun = o.dryRun === true;
       if (!dryRun && platform === deps.platform && !isExecutable(binary)) {

@@ -5,25 +5,44 @@
  *
  * @module
  */
+import { getLogger } from "@logtape/logtape";
+import { currentDockerContext, type DockerContext } from "../docker/local_context.ts";
 import { usageError } from "../errors.ts";
 import { instancePaths, type InstancePaths, runtimeDir } from "../daemon/paths.ts";
 import type { SshContext } from "../ssh/argv.ts";
 import { resolveTarget } from "../ssh/resolve.ts";
 import { defaultTargetFromEnv, parseTarget, type SshTarget, validateSshOption } from "../ssh/target.ts";
 
+const log = getLogger(["rdhpf", "cli"]);
+
 export interface SshCliOptions {
   configFile: string | null;
   options: string[];
 }
 
-/** Picks the TARGET: --host, then $RDHPF_HOST, then an ssh:// $DOCKER_HOST. */
-export function chooseTarget(host: string | undefined, env: Record<string, string | undefined> = process.env): SshTarget {
+/**
+ * Picks the TARGET: --host, then $RDHPF_HOST, then an ssh:// $DOCKER_HOST,
+ * then the current docker context when its endpoint is ssh:// (asked of the
+ * local docker CLI, when there is one).
+ */
+export async function chooseTarget(
+  host: string | undefined,
+  env: Record<string, string | undefined> = process.env,
+  dockerContext: (env: Record<string, string | undefined>) => Promise<DockerContext | null> = currentDockerContext,
+): Promise<SshTarget> {
   if (host !== undefined) return parseTarget(host);
   const fromEnv = defaultTargetFromEnv(env);
   if (fromEnv) return parseTarget(fromEnv.raw);
+  const context = await dockerContext(env);
+  if (context !== null && /^ssh:\/\//i.test(context.host)) {
+    log.info("Docker host taken from the current docker context", { context: context.name, host: context.host });
+    return parseTarget(context.host);
+  }
+  const seen = context === null ? "" : `; the current docker context ${JSON.stringify(context.name)} points at ${context.host === "" ? "no Docker endpoint" : context.host}, not ssh://`;
   throw usageError(
     "no Docker host given",
-    "pass --host ssh://user@host (or an ssh config alias), or set RDHPF_HOST, or DOCKER_HOST=ssh://user@host",
+    "pass --host ssh://user@host (or an ssh config alias), or set RDHPF_HOST, or DOCKER_HOST=ssh://user@host, " +
+      `or switch to a docker context whose endpoint is ssh:// (docker context use NAME)${seen}`,
   );
 }
 
@@ -38,7 +57,7 @@ export interface ResolvedInstance {
 
 /** Resolves TARGET and options into the SSH context and the instance's files. */
 export async function resolveInstance(host: string | undefined, cli: SshCliOptions, env = process.env): Promise<ResolvedInstance> {
-  const target = chooseTarget(host, env);
+  const target = await chooseTarget(host, env);
   const options = cli.options.map(validateSshOption);
   const dir = runtimeDir(env);
   const draft: SshContext = { sshBinary: env.RDHPF_SSH ?? "ssh", configFile: cli.configFile, options, target, controlPath: "" };

@@ -19,9 +19,11 @@ import { isContainerLifecycleEvent } from "../docker/events.ts";
 import type { ObservedContainer } from "../docker/types.ts";
 import { RdhpfError } from "../errors.ts";
 import { type BackendResult, ForwardApplier, type ForwardBackend, type ForwardSpec } from "../forward/applier.ts";
-import { desiredForwards } from "../forward/desired.ts";
+import { type OnConflict, type Relocation, resolveConflicts } from "../forward/conflict.ts";
+import { type DesiredForward, desiredForwards } from "../forward/desired.ts";
 import { planForwards } from "../forward/diff.ts";
 import { findPortOwner } from "../forward/port_owner.ts";
+import { localPortProbe } from "../forward/port_probe.ts";
 import type { PortRules } from "../forward/rules.ts";
 import type { SshContext } from "../ssh/argv.ts";
 import { SshConnectError } from "../ssh/errors.ts";
@@ -44,6 +46,8 @@ export interface EngineOptions {
   ssh: SshContext;
   paths: InstancePaths;
   rules: PortRules;
+  /** What to do when a wanted local port is taken (default "wait"). */
+  onConflict?: OnConflict;
   bindAddresses: string[];
   lock: InstanceLock;
   version: string;
@@ -59,6 +63,13 @@ const FATAL_AT_START = new Set(["host-key-unknown", "host-key-changed", "auth", 
 const DOCKER_RETRY_CAP_MS = 5_000;
 /** A timer that fires this much later than planned means the machine slept (or we were stopped). */
 const WAKE_SLACK_MS = 5_000;
+/**
+ * dockerd emits `die` before its container list (a snapshot) shows the
+ * container stopped, so the list a `die` triggers can still show it running
+ * (seen in churn tests with dockerd 20.10). A second look this long after the
+ * last event catches it instead of the next resync, 30 s later.
+ */
+const SETTLE_RECHECK_MS = 1_000;
 const NAME_CHARS = 80;
 
 class SessionEnded extends Error {}
@@ -76,6 +87,9 @@ export class Engine {
   private readonly announcedBlocks = new Map<number, string>();
   private readonly firstSeenMs = new Map<string, number>();
   private listedOnce = false;
+  private settleRecheck: ReturnType<typeof setTimeout> | null = null;
+  /** --on-conflict next-free choices; kept across reconnects so a moved forward comes back on the same port. */
+  private relocations = new Map<string, Relocation>();
 
   constructor(private readonly opts: EngineOptions) {
     this.store = new StatusStore(opts.host, process.pid, opts.version);
@@ -283,7 +297,10 @@ export class Engine {
           firstAt = now;
           log.info("First Docker event received", { time_since_start_ms: now - started });
         }
-        if (isContainerLifecycleEvent(event)) this.reconciler.request(now);
+        if (isContainerLifecycleEvent(event)) {
+          this.reconciler.request(now);
+          this.requestSettleRecheck();
+        }
         if (this.docker !== link) break;
       }
     } finally {
@@ -292,16 +309,29 @@ export class Engine {
     }
   }
 
+  /** One more reconcile SETTLE_RECHECK_MS after the last lifecycle event (see SETTLE_RECHECK_MS). */
+  private requestSettleRecheck(): void {
+    if (this.settleRecheck) clearTimeout(this.settleRecheck);
+    this.settleRecheck = setTimeout(() => {
+      this.settleRecheck = null;
+      this.reconciler.request();
+    }, SETTLE_RECHECK_MS);
+    this.settleRecheck.unref?.();
+  }
+
   /** One level-triggered reconcile: list → desired → plan → apply. */
   private async reconcile(triggersMs: number[]): Promise<void> {
     const link = this.docker;
     if (!link || !this.master) return;
     const containers = this.withObservedStart(await link.client.listContainers());
-    const desired = desiredForwards(containers, this.opts.rules);
+    this.store.setContainers(containers);
+    const desired = await this.resolvePortConflicts(desiredForwards(containers, this.opts.rules));
     const plan = planForwards(desired, this.applier.active);
     const outcome = await this.applier.apply(plan);
     const now = Date.now();
     const earliest = triggersMs.length > 0 ? Math.min(...triggersMs) : null;
+    this.store.forwardsAdded += outcome.added.length;
+    this.store.forwardsRemoved += outcome.removed.length;
 
     for (const f of outcome.added) {
       const latencyMs = earliest === null ? null : now - earliest;
@@ -352,11 +382,28 @@ export class Engine {
     return out;
   }
 
+  /** Applies --on-conflict: with next-free, forwards whose local port is taken move to the next free one. */
+  private async resolvePortConflicts(desired: DesiredForward[]): Promise<DesiredForward[]> {
+    const policy = this.opts.onConflict ?? "wait";
+    if (policy === "wait") return desired;
+    const r = await resolveConflicts(desired, {
+      policy, relocations: this.relocations, active: this.applier.active, reservedPorts: new Set(Object.values(this.opts.rules.map)),
+    }, localPortProbe(this.opts.bindAddresses));
+    this.relocations = r.relocations;
+    for (const d of r.decided) {
+      log.info("Local port taken; forwarding to the next free port", { container: displaySafe(d.containerName, NAME_CHARS), wanted_port: d.wantedPort, local_port: d.localPort, reason: d.reason });
+    }
+    return r.forwards;
+  }
+
   /** Tears the session down: forwards are gone with the master. */
   private async endSession(reason: string): Promise<void> {
     const shutdown = reason === "rdhpf shutdown";
-    if (shutdown && this.master?.pid) await this.applier.cancelAll(reason);
-    else this.applier.dropAll(reason);
+    const ended = shutdown && this.master?.pid ? await this.applier.cancelAll(reason) : this.applier.dropAll(reason);
+    this.store.forwardsRemoved += ended.length;
+    // Without a connection rdhpf sees no container; rows from the last list would be stale.
+    this.store.containers = [];
+    this.store.reported = [];
     await this.closeDocker();
     const master = this.master;
     this.master = null;

@@ -4,7 +4,7 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RdhpfError } from "../errors.ts";
-import { ensurePrivateDir, writeFileAtomic } from "./state_file.ts";
+import { ensurePrivateDir, privateDirVerdict, writeFileAtomic } from "./state_file.ts";
 
 describe("writeFileAtomic", () => {
   it("replaces the file whole, mode 0600, leaving no temp file", () => {
@@ -42,4 +42,20 @@ describe("ensurePrivateDir", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe("privateDirVerdict", () => {
+  const cases: Array<[string, { uid: number; mode: number }, "ok" | "tighten" | RegExp]> = [
+    ["0700 of this user", { uid: 501, mode: 0o40700 }, "ok"],
+    ["0755 of this user (readable by others)", { uid: 501, mode: 0o40755 }, "tighten"],
+    ["0770 (writable by the group)", { uid: 501, mode: 0o40770 }, /writable by group or others \(mode 770\)/],
+    ["0700 of another user", { uid: 0, mode: 0o40700 }, /belongs to uid 0, not to you \(uid 501\)/],
+  ];
+  for (const [what, st, expected] of cases) {
+    it(`judges ${what}: ${expected}`, () => {
+      const v = privateDirVerdict("/run/user/501/rdhpf", st, 501);
+      if (typeof expected === "string") assert.equal(v, expected);
+      else assert.ok(v instanceof Error && expected.test(v.message), String(v));
+    });
+  }
 });

@@ -7,8 +7,9 @@
  */
 import type { ActiveForward } from "../forward/diff.ts";
 import type { DesiredForward } from "../forward/desired.ts";
+import type { ObservedContainer } from "../docker/types.ts";
 import type { BlockedForward, EndedForward } from "../forward/applier.ts";
-import type { DaemonState, ForwardStatus, StatusDocument } from "../status/schema.ts";
+import type { ContainerStatus, DaemonState, ForwardStatus, StatusDocument } from "../status/schema.ts";
 
 const LATENCY_SAMPLES = 100;
 
@@ -39,6 +40,11 @@ export class StatusStore {
   readonly addLatenciesMs: number[] = [];
   /** Published ports that are reported but not forwarded, from the last reconcile. */
   reported: DesiredForward[] = [];
+  /** Running containers of the last list; empty while there is no SSH connection. */
+  containers: ContainerStatus[] = [];
+  /** Forwards that became active / ended since start, whatever the reason. */
+  forwardsAdded = 0;
+  forwardsRemoved = 0;
 
   constructor(readonly host: string, readonly pid: number, readonly version: string) {}
 
@@ -51,13 +57,23 @@ export class StatusStore {
     if (this.addLatenciesMs.length > LATENCY_SAMPLES) this.addLatenciesMs.shift();
   }
 
+  /** Remembers the containers of a list, in the document's shape. */
+  setContainers(containers: ObservedContainer[]): void {
+    this.containers = containers
+      .map((c) => ({
+        id: c.id, name: c.name,
+        published_tcp_ports: [...new Set(c.ports.filter((p) => p.protocol === "tcp").map((p) => p.publicPort))].sort((a, b) => a - b),
+      }))
+      .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+  }
+
   /** Renders the document from the store and the applier's tables. */
   document(forwards: { active: Iterable<ActiveForward>; blocked: Iterable<BlockedForward>; history: EndedForward[]; bindAddresses: string[] }): StatusDocument {
     const rows: ForwardStatus[] = [];
     for (const f of forwards.active) {
       rows.push({
         container_id: f.containerId, container_name: f.containerName, local_addresses: f.bindAddresses, local_port: f.localPort,
-        remote_address: f.remoteHost, remote_port: f.remotePort, protocol: "tcp", state: "active", reason: null, since: iso(f.sinceMs)!,
+        remote_address: f.remoteHost, remote_port: f.remotePort, protocol: "tcp", state: "active", reason: f.reason ?? null, since: iso(f.sinceMs)!,
       });
     }
     for (const b of forwards.blocked) rows.push(this.reportedRow(b.desired, "conflict", b.reason, b.sinceMs, forwards.bindAddresses));
@@ -86,6 +102,9 @@ export class StatusStore {
       },
       latency_ms: { p50: percentile(this.addLatenciesMs, 50), p99: percentile(this.addLatenciesMs, 99), samples: this.addLatenciesMs.length },
       forwards: rows,
+      forwards_added_total: this.forwardsAdded,
+      forwards_removed_total: this.forwardsRemoved,
+      containers: this.containers,
       history: forwards.history.map((h) => ({
         container_id: h.containerId, container_name: h.containerName, local_addresses: h.bindAddresses, local_port: h.localPort,
         remote_address: h.remoteHost, remote_port: h.remotePort, protocol: "tcp" as const, state: "active" as const, reason: null,

@@ -84,7 +84,7 @@ export class ForwardApplier {
     }
 
     for (const { forward, by } of plan.adopt) {
-      const adopted = { ...forward, containerId: by.containerId, containerName: by.containerName };
+      const adopted = { ...forward, containerId: by.containerId, containerName: by.containerName, reason: by.reason };
       this.active.set(forward.localPort, adopted);
       outcome.adopted.push(adopted);
     }
@@ -102,7 +102,7 @@ export class ForwardApplier {
         if (!failures) {
           const added: ActiveForward = {
             localPort: d.localPort, remoteHost: d.remoteHost, remotePort: d.remotePort, bindAddresses: [...this.bindAddresses],
-            containerId: d.containerId, containerName: d.containerName, sinceMs: nowMs(),
+            containerId: d.containerId, containerName: d.containerName, sinceMs: nowMs(), reason: d.reason,
           };
           this.active.set(d.localPort, added);
           this.blocked.delete(d.localPort);

@@ -21,6 +21,8 @@ export interface ActiveForward {
   containerName: string;
   /** When the forward became active (ms since epoch). */
   sinceMs: number;
+  /** Why it is not on the port it wanted (--on-conflict next-free); absent otherwise. */
+  reason?: string | null;
 }
 
 export interface ForwardPlan {

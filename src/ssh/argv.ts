@@ -67,7 +67,8 @@ export type SshOperation =
   | { kind: "forward-socket"; localPath: string; remotePath: string }
   | { kind: "cancel-socket"; localPath: string; remotePath: string }
   | { kind: "command"; command: string[] }
-  | { kind: "resolve" };
+  | { kind: "resolve" }
+  | { kind: "version" };
 
 /** Keepalives: a dead peer is noticed after ~30 s (15 s × 2) instead of TCP's minutes. */
 const TUNABLE_MASTER_DEFAULTS = [
@@ -203,6 +204,9 @@ export function sshArgv(op: SshOperation, ctx: SshContext): string[] {
       // -T only silences "Pseudo-terminal will not be allocated" that ssh 9.2
       // prints for -G when stdin is not a terminal.
       return ["-G", "-T", ...userConfig(ctx), ...dest];
+    case "version":
+      // Prints "OpenSSH_9.2p1 ..." on stderr; reads no config, contacts nobody.
+      return ["-V"];
   }
 }
 

@@ -148,6 +148,10 @@ describe("sshArgv", () => {
     ]);
   });
 
+  it("version: only -V, no config, no destination (it contacts nobody)", () => {
+    assert.deepEqual(sshArgv({ kind: "version" }, ctx()), ["-V"]);
+  });
+
   it("escapes % in the control path, which ssh would expand as a token", () => {
     const argv = sshArgv({ kind: "check" }, ctx({ controlPath: "/tmp/100%/x.sock" }));
     assert.equal(argv[argv.indexOf("-S") + 1], "/tmp/100%%/x.sock");

@@ -121,7 +121,15 @@ const RULES: Rule[] = [
     applies: (v) => /^(no|off|false)$/i.test(v.trim()),
     explain: (v, host) => ({
       message: `StrictHostKeyChecking ${v} for ${host}: any host key is accepted for a host not yet in known_hosts (the first connection can be intercepted), and with a changed key ssh still connects but disables port forwarding (ssh_config(5)), so rdhpf would connect and every forward would fail`,
-      hint: `set \`StrictHostKeyChecking yes\` (or accept-new) for this Host, check the host's fingerprint and add its key: ssh-keyscan ${host} >> ~/.ssh/known_hosts`,
+      hint: `set \`StrictHostKeyChecking yes\` for this Host, check the host's fingerprint and add its key: ssh-keyscan ${host} >> ~/.ssh/known_hosts`,
+    }),
+  },
+  {
+    key: "StrictHostKeyChecking",
+    applies: (v) => /^accept-new$/i.test(v.trim()),
+    explain: (_v, host) => ({
+      message: `StrictHostKeyChecking accept-new for ${host}: the first connection accepts whatever key the host presents and writes it to known_hosts; rdhpf logs a warning when that happens, but an unattended service will trust an intercepted first connection`,
+      hint: `check the host's fingerprint once, add its key (ssh-keyscan ${host} >> ~/.ssh/known_hosts) and set \`StrictHostKeyChecking yes\` for this Host`,
     }),
   },
   {

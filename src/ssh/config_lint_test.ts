@@ -29,7 +29,7 @@ describe("lintSshConfig", () => {
     ["ClearAllForwardings yes", "Host dockerbox\n  ClearAllForwardings yes\n", [["ClearAllForwardings", "yes"]]],
     ["StrictHostKeyChecking no", "Host dockerbox\n  StrictHostKeyChecking no\n", [["StrictHostKeyChecking", "no"]]],
     ["StrictHostKeyChecking off", "Host dockerbox\n  StrictHostKeyChecking off\n", [["StrictHostKeyChecking", "off"]]],
-    ["StrictHostKeyChecking accept-new", "Host dockerbox\n  StrictHostKeyChecking accept-new\n", []],
+    ["StrictHostKeyChecking accept-new", "Host dockerbox\n  StrictHostKeyChecking accept-new\n", [["StrictHostKeyChecking", "accept-new"]]],
     ["ForwardAgent yes", "Host dockerbox\n  ForwardAgent yes\n", [["ForwardAgent", "yes"]]],
     ["ForkAfterAuthentication yes", "Host dockerbox\n  ForkAfterAuthentication yes\n", [["ForkAfterAuthentication", "yes"]]],
     ["settings from Host * apply too", "Host *\n  ForwardAgent yes\n", [["ForwardAgent", "yes"]]],

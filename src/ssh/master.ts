@@ -223,6 +223,15 @@ export class SshMaster implements MasterLog {
 
     this.ownsSocket = true;
     this.running = true;
+    // With `StrictHostKeyChecking accept-new` in the user's ssh config, ssh adds
+    // an unknown host key on its own. That is the user's choice, but it must
+    // never happen silently: the stderr line itself is noise we do not copy.
+    const added = /Warning: Permanently added (\S+) \((\S+)\)/.exec(tail.all());
+    if (added) {
+      log.warn("ssh added a host key that was not in known_hosts (StrictHostKeyChecking accept-new); verify its fingerprint", {
+        host: added[1], keyType: added[2], hint: `compare with the fingerprint on the server: ssh-keygen -lF ${added[1]}`,
+      });
+    }
     this._pid = child.pid ?? null;
     this._startedAt = new Date();
     log.debug("SSH ControlMaster started", { pid: this._pid, startupMs: Math.round(performance.now() - startedMs) });

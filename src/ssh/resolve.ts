@@ -20,21 +20,31 @@ export const ResolvedTargetSchema = z.object({
 export type ResolvedTarget = z.infer<typeof ResolvedTargetSchema>;
 
 /**
+ * Every value of `ssh -G` output ("key value" per line), keys in lower case.
+ * Repeatable keys (identityfile, ...) come once per value, in ssh's order;
+ * for the others the first value is the one ssh uses.
+ */
+export function sshGValues(stdout: string): Map<string, string[]> {
+  const values = new Map<string, string[]>();
+  for (const line of stdout.split(/\r?\n/)) {
+    const m = /^(\S+)\s+(.*)$/.exec(line.trim());
+    if (!m) continue;
+    const key = m[1]!.toLowerCase();
+    values.set(key, [...(values.get(key) ?? []), m[2]!]);
+  }
+  return values;
+}
+
+/**
  * Parses `ssh -G` output ("key value" per line, keys in lower case). Throws
  * when user, hostname or port is missing or malformed.
  */
 export function parseSshG(stdout: string): ResolvedTarget {
-  const values = new Map<string, string>();
-  for (const line of stdout.split(/\r?\n/)) {
-    const m = /^(\S+)\s+(.*)$/.exec(line.trim());
-    // ssh -G prints repeatable keys (identityfile, ...) once per value; the
-    // ones needed here occur once, and the first one is what ssh uses.
-    if (m && !values.has(m[1]!.toLowerCase())) values.set(m[1]!.toLowerCase(), m[2]!);
-  }
-  const portText = values.get("port") ?? "";
+  const values = sshGValues(stdout);
+  const portText = values.get("port")?.[0] ?? "";
   const parsed = ResolvedTargetSchema.safeParse({
-    user: values.get("user"),
-    hostname: values.get("hostname"),
+    user: values.get("user")?.[0],
+    hostname: values.get("hostname")?.[0],
     port: /^\d+$/.test(portText) ? Number(portText) : NaN,
   });
   if (!parsed.success) {

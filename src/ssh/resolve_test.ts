@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { RdhpfError } from "../errors.ts";
-import { instanceIdentity, parseSshG } from "./resolve.ts";
+import { instanceIdentity, parseSshG, sshGValues } from "./resolve.ts";
 
 // The head of real `ssh -G` output (OpenSSH 9.2p1) for an alias.
 const REAL_G = `host tb
@@ -45,6 +45,15 @@ describe("parseSshG", () => {
       assert.throws(() => parseSshG(text), (err) => err instanceof RdhpfError && err.exitCode === 2);
     });
   }
+});
+
+describe("sshGValues", () => {
+  it("keeps every value of a repeatable key in ssh's order", () => {
+    const v = sshGValues(REAL_G);
+    assert.deepEqual(v.get("identityfile"), ["/tmp/t/userkey", "~/.ssh/id_ed25519"]);
+    assert.deepEqual(v.get("batchmode"), ["yes"]);
+    assert.equal(v.get("identityagent"), undefined);
+  });
 });
 
 describe("instanceIdentity", () => {

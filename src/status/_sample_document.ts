@@ -27,7 +27,7 @@ function forward(over: Partial<ForwardStatus>): ForwardStatus {
   };
 }
 
-/** A connected instance with active, conflict and unsupported forwards and two ended ones. */
+/** A connected instance with active, conflict and unsupported forwards, two ended ones, and a container that publishes nothing. */
 export function sampleDocument(): StatusDocument {
   const history: HistoryEntry[] = [
     {
@@ -86,6 +86,15 @@ export function sampleDocument(): StatusDocument {
         reason: "UDP cannot be forwarded over SSH",
         since: ago(7980),
       }),
+    ],
+    forwards_added_total: 57,
+    forwards_removed_total: 55,
+    containers: [
+      { id: "b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c", name: "api", published_tcp_ports: [3000] },
+      { id: "c1d2e3f405162738495a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f80912", name: "db", published_tcp_ports: [5432] },
+      { id: "d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3", name: "dns", published_tcp_ports: [] },
+      { id: "3f2a9c1b7d4e8f60a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718", name: "web", published_tcp_ports: [8080] },
+      { id: "5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3", name: "worker", published_tcp_ports: [] },
     ],
     history,
   };

@@ -75,6 +75,18 @@ const FAMILIES: Family[] = [
     })),
   },
   {
+    name: "rdhpf_forwards_added", type: "counter", help: "Forwards that became active since start (re-adds after a reconnect count again).",
+    samples: (doc, host) => counter(doc, host, doc.forwards_added_total),
+  },
+  {
+    name: "rdhpf_forwards_removed", type: "counter", help: "Forwards that ended since start, whatever the reason (container stopped, port claimed, connection lost, shutdown).",
+    samples: (doc, host) => counter(doc, host, doc.forwards_removed_total),
+  },
+  {
+    name: "rdhpf_containers", type: "gauge", help: "Running containers on the remote host, as of rdhpf's last list (0 while not connected).",
+    samples: (doc, host) => gauge(host, doc.containers.length),
+  },
+  {
     name: "rdhpf_ssh_connected", type: "gauge", help: "1 while the SSH ControlMaster connection is up.",
     samples: (doc, host) => gauge(host, doc.ssh.connected ? 1 : 0),
   },

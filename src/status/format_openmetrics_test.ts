@@ -178,6 +178,9 @@ describe("formatOpenMetrics", () => {
     assert.equal(value(fams, "rdhpf_state", { ...host, rdhpf_state: "connected" }), 1);
     assert.equal(value(fams, "rdhpf_state", { ...host, rdhpf_state: "reconnecting" }), 0);
     assert.equal(value(fams, "rdhpf_ssh_connections_opened_created", host), Date.parse(doc.started_at) / 1000);
+    assert.equal(value(fams, "rdhpf_forwards_added_total", host), 57);
+    assert.equal(value(fams, "rdhpf_forwards_removed_total", host), 55);
+    assert.equal(value(fams, "rdhpf_containers", host), 5);
   });
 
   it("reports NaN quantiles before any forward was added", () => {

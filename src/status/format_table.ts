@@ -201,9 +201,16 @@ function headerLines(view: InstanceView, now: Date, width: number): string[] {
     l.samples === 0 || l.p50 === null ? "no forward added yet" : `p50 ${l.p50} ms, p99 ${l.p99 ?? "?"} ms over the last ${l.samples} adds`,
     width,
   ));
-  lines.push(labelled("forwards", forwardCounts(doc), width));
+  lines.push(labelled("containers", containerCounts(doc), width));
+  lines.push(labelled("forwards", `${forwardCounts(doc)}; ${doc.forwards_added_total} added, ${doc.forwards_removed_total} removed since start`, width));
   if (doc.last_error) lines.push(labelled("last error", doc.last_error, width));
   return lines;
+}
+
+function containerCounts(doc: StatusDocument): string {
+  if (!doc.ssh.connected && doc.containers.length === 0) return "unknown while not connected";
+  const publishing = doc.containers.filter((c) => c.published_tcp_ports.length > 0).length;
+  return `${doc.containers.length} running, ${publishing} with published TCP ports`;
 }
 
 function forwardCounts(doc: StatusDocument): string {
@@ -235,7 +242,8 @@ function instanceBlock(view: InstanceView, opts: Required<TableOptions>): string
 
 /** Renders views as the human table; ends with a newline. */
 export function formatTable(views: InstanceView[], opts: TableOptions): string {
-  const full: Required<TableOptions> = { width: DEFAULT_WIDTH, ...opts };
+  // `width: undefined` (renderStatus passes its option through) must not override the default.
+  const full: Required<TableOptions> = { ...opts, width: opts.width ?? DEFAULT_WIDTH };
   if (views.length === 0) return "no rdhpf instance found\n";
   return views.map((v) => instanceBlock(v, full).join("\n")).join("\n\n") + "\n";
 }

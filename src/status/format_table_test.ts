@@ -149,6 +149,20 @@ describe("formatTable", () => {
     assertFits(out, 100);
   });
 
+  it("counts the running containers and the forwards added and removed since start", () => {
+    const out = formatTable([live()], { color: false, now: SAMPLE_NOW });
+    assert.match(out, /\n {2}containers {2}5 running, 3 with published TCP ports\n/);
+    assert.match(out, /\n {2}forwards {4}2 active, 1 conflict, 1 unsupported; 57 added, 55 removed since start\n/);
+    const down = { ...sampleDocument(), ssh: { ...sampleDocument().ssh, connected: false }, containers: [] };
+    assert.match(formatTable([live(down)], { color: false, now: SAMPLE_NOW }), /containers {2}unknown while not connected/);
+  });
+
+  it("aligns the columns at the default width when the width option is present but undefined", () => {
+    const out = formatTable([live()], { color: false, now: SAMPLE_NOW, width: undefined });
+    assert.match(out, /\n {2}api {8}b7c8d9e0f1a2 {2}127\.0\.0\.1,\[::1\]:3000 {2}/);
+    assertFits(out, 100);
+  });
+
   it("writes IPv6 addresses in brackets", () => {
     const doc = sampleDocument();
     doc.forwards = [{ ...doc.forwards[0]!, local_addresses: ["::1"], remote_address: "fd00::5" }];

@@ -30,6 +30,15 @@ export const HistoryEntrySchema = ForwardStatusSchema.extend({
 });
 export type HistoryEntry = z.infer<typeof HistoryEntrySchema>;
 
+/** A running container on the remote host, as rdhpf's last list saw it. */
+export const ContainerStatusSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  /** Host ports of its published TCP bindings, deduplicated, ascending. */
+  published_tcp_ports: z.array(z.number().int()),
+});
+export type ContainerStatus = z.infer<typeof ContainerStatusSchema>;
+
 export const DaemonStateSchema = z.enum(["starting", "connected", "reconnecting", "degraded", "stopping"]);
 export type DaemonState = z.infer<typeof DaemonStateSchema>;
 
@@ -62,6 +71,14 @@ export const StatusDocumentSchema = z.object({
   }),
   latency_ms: z.object({ p50: z.number().nullable(), p99: z.number().nullable(), samples: z.number().int() }),
   forwards: z.array(ForwardStatusSchema),
+  /**
+   * Forwards that became active / ended since the daemon started (counters).
+   * These three came after 0.1.0; the defaults let a new `rdhpf status` read
+   * the state file an older daemon left behind during an upgrade.
+   */
+  forwards_added_total: z.number().int().default(0),
+  forwards_removed_total: z.number().int().default(0),
+  containers: z.array(ContainerStatusSchema).default([]),
   history: z.array(HistoryEntrySchema),
 });
 export type StatusDocument = z.infer<typeof StatusDocumentSchema>;

@@ -36,7 +36,7 @@ export function rdhpf(args: string[], env: Record<string, string> = {}, timeoutM
 export function cleanEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !k.startsWith("RDHPF_") && k !== "DOCKER_HOST" && k !== "SSH_AUTH_SOCK") env[k] = v;
+    if (v !== undefined && !k.startsWith("RDHPF_") && k !== "DOCKER_HOST" && k !== "DOCKER_CONTEXT" && k !== "SSH_AUTH_SOCK") env[k] = v;
   }
   return env;
 }

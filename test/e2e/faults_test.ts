@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestbed, type Testbed, testbedSkipReason } from "../testbed/mod.ts";
 import { Daemon, httpGet, isRefused, localListeners, requireBinary, waitFor } from "./_harness.ts";
+import { assertStatusIsTruth } from "./_truth.ts";
 
 const skip = testbedSkipReason("fault-injection tests");
 
@@ -19,6 +20,8 @@ function lockOf(d: Daemon): { pid: number; masterPid: number | null } {
 describe("rdhpf heals itself (compiled binary, real sshd + dockerd)", { skip }, () => {
   let tb: Testbed;
   let daemon: Daemon;
+  /** After every fault: `rdhpf status` equals ss and docker ps within the fault's bound. */
+  const truth = (timeoutMs: number) => assertStatusIsTruth(daemon, tb, { timeoutMs, ports: [25000, 25999] });
 
   before(async () => {
     requireBinary();
@@ -44,11 +47,13 @@ describe("rdhpf heals itself (compiled binary, real sshd + dockerd)", { skip }, 
     const st = await daemon.status();
     assert.equal(st.ssh.reconnects, 1);
     assert.notEqual(st.ssh.master_pid, masterPid);
+    await truth(10_000);
   });
 
   it("comes back within 15 s after sshd restarts and drops its connections", async () => {
     await tb.restartSshd({ dropConnections: true });
     await waitFor("forward back after sshd restart", async () => (await daemon.status()).ssh.reconnects >= 2 && (await httpGet(25001)), 15_000);
+    await truth(15_000);
   });
 
   it("equals the truth within 15 s after the remote dockerd restarts", async () => {
@@ -58,6 +63,7 @@ describe("rdhpf heals itself (compiled binary, real sshd + dockerd)", { skip }, 
     await waitFor("restart-policy container forwarded", () => httpGet(25001), 15_000);
     await waitFor("container started after the restart forwarded", () => httpGet(25002), 15_000);
     assert.ok((await daemon.status()).docker.event_stream_restarts >= 1);
+    await truth(15_000);
   });
 
   it("equals the truth within 15 s after a 20 s network cut during which containers changed", async () => {
@@ -74,6 +80,7 @@ describe("rdhpf heals itself (compiled binary, real sshd + dockerd)", { skip }, 
     await waitFor("container started during the cut forwarded", () => httpGet(25003), 15_000);
     await waitFor("container removed during the cut unforwarded", () => isRefused(25002), 15_000);
     assert.ok(await httpGet(25001));
+    await truth(15_000);
   });
 
   it("equals the truth within 15 s after rdhpf was stopped (SIGSTOP) for 40 s", async () => {
@@ -88,6 +95,7 @@ describe("rdhpf heals itself (compiled binary, real sshd + dockerd)", { skip }, 
     }
     await waitFor("container started while stopped forwarded", () => httpGet(25002), 15_000);
     await waitFor("container removed while stopped unforwarded", () => isRefused(25003), 15_000);
+    await truth(15_000);
   });
 
   it("ends the orphaned master of a SIGKILLed rdhpf at the next start, without duplicate listeners", async () => {
@@ -102,5 +110,6 @@ describe("rdhpf heals itself (compiled binary, real sshd + dockerd)", { skip }, 
     assert.ok(await isRefused(25003));
     const listeners = (await localListeners()).filter((l) => l.endsWith(":25001"));
     assert.deepEqual(listeners.sort(), ["127.0.0.1:25001", "::1:25001"]);
+    await truth(5000);
   });
 });

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTestbed, type Testbed, testbedSkipReason } from "../testbed/mod.ts";
 import { Daemon, httpGet, isRefused, localListeners, rdhpf, requireBinary, waitFor } from "./_harness.ts";
+import { assertStatusIsTruth } from "./_truth.ts";
 
 const skip = testbedSkipReason("end-to-end forwarding tests");
 
@@ -17,6 +18,8 @@ describe("rdhpf run (compiled binary, real sshd + dockerd)", { skip }, () => {
   let tb: Testbed;
   let daemon: Daemon;
   let connectionsBefore = 0;
+  /** After every scenario: `rdhpf status` equals ss and docker ps within the scenario's bound. */
+  const truth = (timeoutMs = 3000) => assertStatusIsTruth(daemon, tb, { timeoutMs, ports: [24000, 24999] });
 
   before(async () => {
     requireBinary();
@@ -38,6 +41,7 @@ describe("rdhpf run (compiled binary, real sshd + dockerd)", { skip }, () => {
   it("forwards a container that was running before rdhpf started", async () => {
     const body = await waitFor("pre-existing container on 127.0.0.1:24001", () => httpGet(24001), 5000);
     assert.match(body, /hello from busybox/);
+    await truth();
   });
 
   it("forwards a new container on 127.0.0.1 and ::1 and removes it when the container goes", async () => {
@@ -50,6 +54,7 @@ describe("rdhpf run (compiled binary, real sshd + dockerd)", { skip }, () => {
     await waitFor("[::1]:24002 refused", () => isRefused(24002, "::1"), 3000);
     const st = await daemon.status();
     assert.ok(st.history.some((h) => h.local_port === 24002 && h.end_reason === "container stopped"));
+    await truth();
   });
 
   it("forwards the port Docker assigned to -p 127.0.0.1::80", async () => {
@@ -60,7 +65,9 @@ describe("rdhpf run (compiled binary, real sshd + dockerd)", { skip }, () => {
     await waitFor(`assigned port ${port}`, () => httpGet(port), 3000);
     const st = await daemon.status();
     assert.equal(st.forwards.find((f) => f.local_port === port)?.remote_address, "127.0.0.1");
+    await truth();
     await tb.docker(["rm", "-f", "ephemeral"]);
+    await truth();
   });
 
   it("connects to the binding's HostIp on the remote: a specific address stays that address", async () => {
@@ -69,7 +76,9 @@ describe("rdhpf run (compiled binary, real sshd + dockerd)", { skip }, () => {
     await waitFor("forward to the specific address", () => httpGet(24005), 3000);
     const st = await daemon.status();
     assert.equal(st.forwards.find((f) => f.local_port === 24005)?.remote_address, tb.remoteAddress);
+    await truth();
     await tb.docker(["rm", "-f", "specific"]);
+    await truth();
   });
 
   it("gives a local port wanted by two containers to the most recent one; the other is conflict", async () => {
@@ -86,12 +95,15 @@ describe("rdhpf run (compiled binary, real sshd + dockerd)", { skip }, () => {
     const loser = rows.find((f) => f.container_name === "older" && f.local_port === 24006);
     assert.equal(loser?.state, "conflict");
     assert.match(loser?.reason ?? "", /claimed by newer/);
+    await truth();
     await tb.docker(["rm", "-f", "older", "newer"]);
+    await truth();
   });
 
   it("listens on loopback only", async () => {
     const listeners = (await localListeners()).filter((l) => l.endsWith(":24001"));
     assert.deepEqual(listeners.sort(), ["127.0.0.1:24001", "::1:24001"]);
+    await truth();
   });
 
   it("reports a UDP binding as unsupported instead of dropping it", async () => {
@@ -100,7 +112,9 @@ describe("rdhpf run (compiled binary, real sshd + dockerd)", { skip }, () => {
     const row = await waitFor("udp row", async () => (await daemon.status()).forwards.find((f) => f.remote_port === 24003), 3000);
     assert.equal(row.state, "unsupported");
     assert.match(row.reason ?? "", /UDP/);
+    await truth();
     await tb.docker(["rm", "-f", "udp"]);
+    await truth();
   });
 
   it("reports a busy local port as conflict naming the owner, and forwards it once the port frees", async () => {
@@ -113,21 +127,26 @@ describe("rdhpf run (compiled binary, real sshd + dockerd)", { skip }, () => {
       assert.match(row.reason ?? "", new RegExp(`in use by pid ${process.pid}`));
       const st = await rdhpf(["status", "--host", tb.alias, "-F", tb.sshConfigFile], { RDHPF_STATE_DIR: daemon.stateDir });
       assert.equal(st.code, 3, "degraded while a forward is in conflict");
+      await truth();
     } finally {
       await new Promise((r) => blocker.close(r));
     }
     // Retried at every resync (30 s); a container event also triggers one.
     await tb.docker(["run", "-d", "--name", "nudge", tb.image]);
     await waitFor("24004 forwarded after the port freed", () => httpGet(24004), 35_000);
+    await truth();
     await tb.docker(["rm", "-f", "busy", "nudge"]);
+    await truth();
   });
 
   it("forwards a burst of 50 containers started at once", async () => {
     const ports = Array.from({ length: 50 }, (_, i) => 24100 + i);
     await Promise.all(ports.map((p) => tb.docker(["run", "-d", "--name", `b${p}`, "-p", `${p}:80`, tb.image])));
     await Promise.all(ports.map((p) => waitFor(`burst port ${p}`, () => httpGet(p), 10_000)));
+    await truth(10_000);
     await Promise.all(ports.map((p) => tb.docker(["rm", "-f", `b${p}`])));
     await Promise.all(ports.map((p) => waitFor(`burst port ${p} closed`, () => isRefused(p), 5000)));
+    await truth(5000);
   });
 
   it("has used exactly one SSH connection for all of the above", () => {
@@ -138,6 +157,7 @@ describe("rdhpf run (compiled binary, real sshd + dockerd)", { skip }, () => {
     const r = await rdhpf(["run", "--host", tb.alias, "-F", tb.sshConfigFile], { RDHPF_STATE_DIR: daemon.stateDir });
     assert.equal(r.code, 1);
     assert.match(r.stderr, new RegExp(`already running .*PID ${daemon.pid}`));
+    await truth();
   });
 
   it("cancels forwards, ends the master and exits 0 within 2 s of SIGTERM", async () => {
@@ -169,6 +189,7 @@ describe("rdhpf run when the server refuses stream-local forwarding", { skip }, 
       assert.equal(r.code, 0, r.stderr);
       await waitFor("forward over dial-stdio transport", () => httpGet(24201), 5000);
       assert.equal((await daemon.status()).docker.transport, "dial-stdio");
+      await assertStatusIsTruth(daemon, tb, { timeoutMs: 5000, ports: [24200, 24299] });
     } finally {
       await daemon.stop();
       daemon.cleanup();
@@ -190,6 +211,31 @@ describe("rdhpf run at first start with an unknown host key", { skip }, () => {
       assert.match(daemon.logs(), /host key/i);
       assert.equal(readFileSync(tb.knownHostsFile, "utf8"), "");
     } finally {
+      writeFileSync(tb.knownHostsFile, before);
+      daemon.cleanup();
+      await tb.stop();
+    }
+  });
+
+  it("with StrictHostKeyChecking accept-new chosen by the user, connects and says loudly that ssh added the key", async () => {
+    requireBinary();
+    const tb = await startTestbed();
+    const before = readFileSync(tb.knownHostsFile, "utf8");
+    writeFileSync(tb.knownHostsFile, "");
+    // The user's own ssh config says accept-new (rdhpf refuses it as -o).
+    const userConfig = `${tb.sshConfigFile}.accept-new`;
+    writeFileSync(userConfig, `Host ${tb.alias}\n  StrictHostKeyChecking accept-new\n\n${readFileSync(tb.sshConfigFile, "utf8")}`);
+    const daemon = new Daemon(tb, ["-F", userConfig]);
+    try {
+      await waitFor("connected", async () => (await daemon.status()).state === "connected", 15_000).catch((err) => {
+        throw new Error(`${err.message}\n${daemon.logs()}`);
+      });
+      assert.match(daemon.logs(), /WARN.*StrictHostKeyChecking accept-new/, "the config lint warns at start");
+      assert.match(daemon.logs(), /WARN.*added a host key that was not in known_hosts/);
+      assert.doesNotMatch(daemon.logs(), /Warning: Permanently added/, "ssh's own line is not copied raw");
+      assert.notEqual(readFileSync(tb.knownHostsFile, "utf8"), "", "ssh added the key, as the user's option asks");
+    } finally {
+      await daemon.stop();
       writeFileSync(tb.knownHostsFile, before);
       daemon.cleanup();
       await tb.stop();

@@ -1,0 +1,57 @@
+/**
+ * `rdhpf doctor`: runs the checks of src/doctor and prints them. Exit status
+ * 0 when no check failed, 1 when one did, 2 for bad command-line input.
+ *
+ * @module
+ */
+import { Command, Option } from "@commander-js/extra-typings";
+import { doctorExitCode, DoctorFormatSchema, renderDoctor, runDoctor } from "../doctor/mod.ts";
+import { parseTarget, validateSshOption } from "../ssh/target.ts";
+import { VERSION } from "../version.ts";
+import { loadConfigFile } from "./config_file.ts";
+import { collect } from "./options.ts";
+import { buildRules, hasIpv6Loopback } from "./run.ts";
+
+export function doctorCommand(): Command<[], Record<string, unknown>> {
+  return new Command("doctor")
+    .description("check everything rdhpf needs (ssh, host key, login, remote Docker and sshd, local ports, runtime dir) and say how to fix what fails")
+    .option("--host <target>", "ssh://[user@]host[:port] or an ssh config alias (default: $RDHPF_HOST, then an ssh:// $DOCKER_HOST)")
+    .option("-F, --ssh-config <file>", "ssh client config file, as given to `rdhpf run`")
+    .option("-o, --ssh-option <key=value>", "ssh option, as given to `rdhpf run` (repeatable)", collect, [] as string[])
+    .option("--config <file>", "config file whose host, ssh settings, port rules and onConflict apply (default: ~/.config/rdhpf/config.json)")
+    .addOption(new Option("--format <format>", "output format").choices(DoctorFormatSchema.options).default("text" as const))
+    .addHelpText("after", `
+Examples:
+  rdhpf doctor --host ssh://docker@build-host.example
+  rdhpf doctor --host dockerbox -F ~/.ssh/config
+  rdhpf doctor --format json | jq '.checks[] | select(.status != "ok")'
+
+Each check prints ✓ (ok), ⚠ (advice, or a fallback rdhpf handles), ✗ (fails,
+with the fix), ? (unknown, e.g. sshd -T needs root on the Docker host) or
+- (skipped because a check it depends on failed). The doctor opens one SSH
+connection in BatchMode and never changes known_hosts.
+
+Exit status: 0 when no check failed, 1 when one did, 2 for bad input.`)
+    .action(async (o) => {
+      const cfg = loadConfigFile(o.config);
+      const env = process.env;
+      const fromConfig = o.host === undefined && !env.RDHPF_HOST ? cfg.host : undefined;
+      const host = o.host ?? fromConfig;
+      // A malformed TARGET is bad input (exit 2), like a bad -o; a missing or unresolvable one is a failed check.
+      if (host !== undefined) parseTarget(host);
+      const options = (o.sshOption.length > 0 ? o.sshOption : cfg.sshOptions ?? []).map(validateSshOption);
+      const rules = buildRules(cfg.includePorts, cfg.excludePorts, cfg.map ?? []);
+      const report = await runDoctor({
+        host,
+        hostSource: o.host !== undefined ? "--host" : "the config file",
+        ssh: { configFile: o.sshConfig ?? cfg.sshConfig ?? null, options },
+        rules,
+        onConflict: cfg.onConflict ?? "wait",
+        env,
+        rdhpfVersion: VERSION,
+        hasIpv6Loopback,
+      });
+      process.stdout.write(renderDoctor(report, o.format));
+      process.exitCode = doctorExitCode(report);
+    });
+}

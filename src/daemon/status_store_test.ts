@@ -1,0 +1,41 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { StatusDocumentSchema } from "../status/schema.ts";
+import { percentile, StatusStore } from "./status_store.ts";
+
+const port = (publicPort: number, protocol: "tcp" | "udp" = "tcp", hostIp = "0.0.0.0") => ({ privatePort: 80, publicPort, hostIp, protocol });
+const empty = { active: [], blocked: [], history: [], bindAddresses: ["127.0.0.1", "::1"] };
+
+describe("StatusStore", () => {
+  it("lists running containers by name with their published TCP host ports, deduplicated and ascending", () => {
+    const store = new StatusStore("h", 1, "0.0.0");
+    store.setContainers([
+      { id: "bbb", name: "web", labels: {}, createdS: 1, ports: [port(8443), port(8080), port(8080, "tcp", "::"), port(5353, "udp")] },
+      { id: "aaa", name: "idle", labels: {}, createdS: 2, ports: [] },
+    ]);
+    const doc = StatusDocumentSchema.parse(store.document(empty));
+    assert.deepEqual(doc.containers, [
+      { id: "aaa", name: "idle", published_tcp_ports: [] },
+      { id: "bbb", name: "web", published_tcp_ports: [8080, 8443] },
+    ]);
+  });
+
+  it("reports the forward counters", () => {
+    const store = new StatusStore("h", 1, "0.0.0");
+    store.forwardsAdded = 3;
+    store.forwardsRemoved = 1;
+    const doc = store.document(empty);
+    assert.equal(doc.forwards_added_total, 3);
+    assert.equal(doc.forwards_removed_total, 1);
+  });
+});
+
+describe("percentile", () => {
+  const cases: [number[], number, number | null][] = [
+    [[], 50, null],
+    [[7], 99, 7],
+    [[5, 1, 3, 2, 4], 50, 3],
+    [[5, 1, 3, 2, 4], 99, 5],
+  ];
+  for (const [samples, p, want] of cases) it(`p${p} of [${samples}] is ${want}`, () => assert.equal(percentile(samples, p), want));
+});
