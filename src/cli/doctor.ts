@@ -9,16 +9,12 @@ import { doctorExitCode, DoctorFormatSchema, renderDoctor, runDoctor } from "../
 import { parseTarget, validateSshOption } from "../ssh/target.ts";
 import { VERSION } from "../version.ts";
 import { loadConfigFile } from "./config_file.ts";
-import { collect } from "./options.ts";
+import { withTargetOptions } from "./options.ts";
 import { buildRules, hasIpv6Loopback } from "./run.ts";
 
 export function doctorCommand(): Command<[], Record<string, unknown>> {
-  return new Command("doctor")
+  return withTargetOptions(new Command("doctor"), "connect")
     .description("check everything rdhpf needs (ssh, host key, login, remote Docker and sshd, local ports, runtime dir) and say how to fix what fails")
-    .option("--host <target>", "ssh://[user@]host[:port] or an ssh config alias (default: $RDHPF_HOST, then an ssh:// $DOCKER_HOST)")
-    .option("-F, --ssh-config <file>", "ssh client config file, as given to `rdhpf run`")
-    .option("-o, --ssh-option <key=value>", "ssh option, as given to `rdhpf run` (repeatable)", collect, [] as string[])
-    .option("--config <file>", "config file whose host, ssh settings, port rules and onConflict apply (default: ~/.config/rdhpf/config.json)")
     .addOption(new Option("--format <format>", "output format").choices(DoctorFormatSchema.options).default("text" as const))
     .addHelpText("after", `
 Examples:

@@ -18,7 +18,7 @@ import { NO_RULES, parsePortMap, parsePortRanges, type PortRules } from "../forw
 import { LogFormatSchema, LogLevelSchema, setupLogging, stopLogging } from "../log/mod.ts";
 import { VERSION } from "../version.ts";
 import { loadConfigFile } from "./config_file.ts";
-import { collect } from "./options.ts";
+import { collect, withTargetOptions } from "./options.ts";
 import { lintSshConfig, readUserSshConfig } from "../ssh/config_lint.ts";
 import { resolveInstance } from "./target_options.ts";
 
@@ -54,11 +54,8 @@ export function validateBind(addr: string): string {
 }
 
 export function runCommand(): Command<[], Record<string, unknown>> {
-  return new Command("run")
+  return withTargetOptions(new Command("run"), "connect")
     .description("run the forwarder for one Docker host until stopped (SIGINT, SIGTERM or SIGHUP)")
-    .option("--host <target>", "ssh://[user@]host[:port] or an ssh config alias (default: $RDHPF_HOST, then an ssh:// $DOCKER_HOST, then the current docker context's ssh:// endpoint)")
-    .option("-F, --ssh-config <file>", "ssh client config file passed to every ssh call")
-    .option("-o, --ssh-option <key=value>", "extra ssh option (repeatable)", collect, [] as string[])
     .option("--bind <addr>", "local address to listen on, replacing the default 127.0.0.1 and ::1 (repeatable)", collect, [] as string[])
     .option("--include-ports <list>", "forward only these remote ports, e.g. 3000-9999,5432")
     .option("--exclude-ports <list>", "never forward these remote ports, e.g. 22,2375-2376 (wins over --include-ports)")
@@ -67,7 +64,6 @@ export function runCommand(): Command<[], Record<string, unknown>> {
     .addOption(new Option("--log-level <level>", "log level (default: $RDHPF_LOG_LEVEL or info)").choices(LogLevelSchema.options))
     .addOption(new Option("--log-format <format>", "log format").choices(LogFormatSchema.options))
     .option("--log-file <path>", "write logs to this file, rotated at 10 MB, 5 files kept (default: stderr)")
-    .option("--config <file>", "config file (default: ~/.config/rdhpf/config.json)")
     .addHelpText("after", `
 Examples:
   rdhpf run --host ssh://docker@build-host.example

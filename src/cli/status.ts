@@ -10,7 +10,7 @@ import type { InstanceSelection } from "../status/client.ts";
 import { StatusFormatSchema } from "../status/render.ts";
 import { showStatus } from "../status/show.ts";
 import { loadConfigFile } from "./config_file.ts";
-import { collect } from "./options.ts";
+import { withTargetOptions } from "./options.ts";
 import { resolveInstance } from "./target_options.ts";
 
 /** The options `status` and `wait` share to find an instance. */
@@ -38,12 +38,8 @@ export async function resolveSelection(o: InstanceCliOptions, env = process.env)
 }
 
 export function statusCommand(): Command<[], Record<string, unknown>> {
-  return new Command("status")
+  return withTargetOptions(new Command("status"), "select")
     .description("show what rdhpf forwards and how healthy it is (asks the running daemon; when none answers, shows its last state, marked stale)")
-    .option("--host <target>", "only the instance for this TARGET (ssh://[user@]host[:port] or an ssh config alias), resolved as `rdhpf run` does")
-    .option("-F, --ssh-config <file>", "ssh client config file used to resolve --host")
-    .option("-o, --ssh-option <key=value>", "ssh option used to resolve --host (repeatable)", collect, [] as string[])
-    .option("--config <file>", "config file whose ssh settings apply (default: ~/.config/rdhpf/config.json)")
     .addOption(new Option("--format <format>", "output format").choices(StatusFormatSchema.options).default("table" as const))
     .option("--watch", "redraw every second until Ctrl+C")
     .addHelpText("after", `

@@ -8,7 +8,7 @@ import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
 import { usageError } from "../errors.ts";
 import { parseDuration } from "../status/duration.ts";
 import { waitUntilReady } from "../status/waiter.ts";
-import { collect } from "./options.ts";
+import { collect, withTargetOptions } from "./options.ts";
 import { resolveSelection } from "./status.ts";
 
 /** Commander reducer for repeatable `--port`: an integer 1-65535. */
@@ -19,12 +19,8 @@ export function collectPort(value: string, previous: number[]): number[] {
 }
 
 export function waitCommand(): Command<[], Record<string, unknown>> {
-  return new Command("wait")
+  return withTargetOptions(new Command("wait"), "select")
     .description("wait until ports are forwarded and a connection through them succeeds (exit 0), or time out (exit 1)")
-    .option("--host <target>", "the instance for this TARGET (needed when several run), resolved as `rdhpf run` does")
-    .option("-F, --ssh-config <file>", "ssh client config file used to resolve --host")
-    .option("-o, --ssh-option <key=value>", "ssh option used to resolve --host (repeatable)", collect, [] as string[])
-    .option("--config <file>", "config file whose ssh settings apply (default: ~/.config/rdhpf/config.json)")
     .option("--port <port>", "local port that must answer (repeatable)", collectPort, [] as number[])
     .option("--container <name>", "container (name or ID prefix) whose every TCP port must answer (repeatable)", collect, [] as string[])
     .option("--all", "every published TCP port of the host must answer")
