@@ -43,13 +43,25 @@ function normalizePorts(ports: PublishedPort[]): PublishedPort[] {
 }
 
 /**
+ * Longest container name rdhpf keeps. dockerd only creates names of
+ * [a-zA-Z0-9][a-zA-Z0-9_.-]*, but a compromised engine can send megabytes,
+ * which would otherwise be copied into every status document and state file.
+ */
+export const MAX_NAME_CHARS = 256;
+
+/**
  * The container's own name without the leading "/". Legacy `--link` adds
  * names like "/other/alias" to the list; the canonical one has no inner "/".
- * Falls back to the short id when the Engine sends no name.
+ * Falls back to the short id when the Engine sends no name. A name longer
+ * than MAX_NAME_CHARS code points is cut and ends in "…".
  */
 export function canonicalName(names: readonly string[], id: string): string {
   const stripped = names.map((n) => n.replace(/^\//, ""));
-  return stripped.find((n) => n !== "" && !n.includes("/")) ?? stripped.find((n) => n !== "") ?? id.slice(0, 12);
+  const name = stripped.find((n) => n !== "" && !n.includes("/")) ?? stripped.find((n) => n !== "") ?? id.slice(0, 12);
+  if (name.length <= MAX_NAME_CHARS) return name;
+  // Code points, so that a surrogate pair is never split; two UTF-16 units each at most.
+  const points = Array.from(name.slice(0, 2 * MAX_NAME_CHARS + 2));
+  return points.length <= MAX_NAME_CHARS ? points.join("") : `${points.slice(0, MAX_NAME_CHARS - 1).join("")}…`;
 }
 
 /** Maps one item of `GET /containers/json`. Entries without `PublicPort` (exposed only) are skipped. */

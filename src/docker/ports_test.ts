@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { canonicalName, containerFromInspect, containerFromSummary } from "./ports.ts";
+import { canonicalName, containerFromInspect, containerFromSummary, MAX_NAME_CHARS } from "./ports.ts";
 import { type ContainerSummary, ContainerInspectSchema, ContainerSummarySchema } from "./schemas.ts";
 import type { PublishedPort } from "./types.ts";
 
@@ -163,9 +163,12 @@ describe("canonicalName", () => {
     [["/x/y"], "x/y"],
     [[], "0123456789ab"],
     [[""], "0123456789ab"],
+    [["/" + "n".repeat(MAX_NAME_CHARS)], "n".repeat(MAX_NAME_CHARS)],
+    [["/" + "n".repeat(1 << 20)], `${"n".repeat(MAX_NAME_CHARS - 1)}…`], // a compromised engine's megabyte
+    [["/" + "😀".repeat(MAX_NAME_CHARS + 1)], `${"😀".repeat(MAX_NAME_CHARS - 1)}…`], // cut between code points
   ];
   for (const [names, expected] of cases) {
-    it(`names ${JSON.stringify(names)} ${JSON.stringify(expected)}`, () => {
+    it(`names ${JSON.stringify(names).slice(0, 40)} ${JSON.stringify(expected).slice(0, 40)}`, () => {
       assert.equal(canonicalName(names, "0123456789abcdef"), expected);
     });
   }
