@@ -41,16 +41,24 @@ export function setupLogging(input: LogOptions, stream: { write(s: string): unkn
   const opts = LogOptionsSchema.parse(input);
   const formatter = opts.format === "json" ? formatJsonRecord : formatTextRecord;
   const sink: Sink = opts.file
-    ? getRotatingFileSink(opts.file, { formatter, maxSize: opts.maxFileBytes, maxFiles: opts.maxFiles })
+    // bufferSize 0: each record is written when it happens. The sink's default 8 KB buffer is flushed only by a
+    // later record, so on a quiet daemon "Forward added" stayed out of the file for hours and a crash lost it.
+    ? getRotatingFileSink(opts.file, { formatter, maxSize: opts.maxFileBytes, maxFiles: opts.maxFiles, bufferSize: 0 })
     : (record: LogRecord) => void stream.write(formatter(record));
   const windowS = Math.round(opts.repeatWindowMs / 1000);
+  const collapseLog = getLogger(["rdhpf", "log"]);
   const throttle = getThrottlingFilter({
     limit: 1,
     windowMs: opts.repeatWindowMs,
     // Identical = same level, logger, message and properties.
     key: (r) => `${r.level}\u0000${r.category.join(".")}\u0000${String(r.rawMessage)}\u0000${safeJson(r.properties)}`,
     summary: {
-      logger: getLogger(["rdhpf", "log"]),
+      // The summary carries the collapsed record's own fields only: the filter's bookkeeping (its key and both
+      // records, over 1 KB per summary and up to 6 KB for long values) would be most of an outage's log.
+      logger: {
+        warning: (message: string, props: Record<string, unknown>) =>
+          collapseLog.warn(message, { ...(props.firstRecord as LogRecord | undefined)?.properties }),
+      },
       level: "warning",
       message: (s) => `${String(s.firstRecord.rawMessage)} … repeated ${s.suppressed} times in the last ${windowS} s`,
     },

@@ -1,0 +1,37 @@
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { getLogger } from "@logtape/logtape";
+import { setupLogging, stopLogging } from "./mod.ts";
+
+describe("setupLogging with a log file", () => {
+  const dir = mkdtempSync(join(tmpdir(), "rdhpf-log-"));
+  after(() => {
+    stopLogging();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("writes each record to the file when it happens, not when a buffer fills", () => {
+    const file = join(dir, "rdhpf.log");
+    setupLogging({ level: "info", format: "text", file });
+    getLogger(["rdhpf", "test"]).info("Forward added", { local_port: 8080 });
+    assert.match(readFileSync(file, "utf8"), /msg="Forward added" local_port=8080\n$/);
+  });
+});
+
+describe("collapsing identical warnings", () => {
+  after(() => stopLogging());
+
+  it("writes the first, counts the rest and summarises them with the warning's own fields only", async () => {
+    const lines: string[] = [];
+    setupLogging({ level: "info", format: "text", file: null, repeatWindowMs: 1000 }, { write: (s: string) => lines.push(s) });
+    const log = getLogger(["rdhpf", "test"]);
+    for (let i = 0; i < 5; i++) log.warn("SSH connection failed; will retry", { kind: "unreachable" });
+    await new Promise((r) => setTimeout(r, 1100));
+    log.warn("SSH connection failed; will retry", { kind: "unreachable" });
+    assert.equal(lines.length, 3, lines.join(""));
+    assert.match(lines[1]!, /msg="SSH connection failed; will retry … repeated 4 times in the last 1 s" kind=unreachable\n$/);
+  });
+});
