@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { LogRecord } from "@logtape/logtape";
+import { getJsonLinesFormatter, type LogRecord } from "@logtape/logtape";
 
 const LEVEL_NAMES: Record<string, string> = {
   trace: "TRACE", debug: "DEBUG", info: "INFO", warning: "WARN", error: "ERROR", fatal: "FATAL",
@@ -63,17 +63,18 @@ export function formatTextRecord(record: LogRecord): string {
   return `${fields.join(" ")}\n`;
 }
 
-/** Formats one record as a JSON line (for log shippers). */
+const jsonLines = getJsonLinesFormatter();
+
+/**
+ * Formats one record as a JSON line for log shippers, with LogTape's JSON
+ * Lines formatter: `{"@timestamp", "level", "message", "logger",
+ * "properties"}`. Properties are capped as in text lines first, and errors
+ * become their message (the formatter would add stack traces).
+ */
 export function formatJsonRecord(record: LogRecord): string {
-  const props: Record<string, unknown> = {};
+  const properties: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(record.properties)) {
-    props[k] = v instanceof Error ? v.message : typeof v === "string" && v.length > MAX_FIELD_CHARS ? `${v.slice(0, MAX_FIELD_CHARS)}…` : v;
+    properties[k] = v instanceof Error ? v.message : typeof v === "string" && v.length > MAX_FIELD_CHARS ? `${v.slice(0, MAX_FIELD_CHARS)}…` : v;
   }
-  return `${JSON.stringify({
-    time: new Date(record.timestamp).toISOString(),
-    level: LEVEL_NAMES[record.level] ?? record.level,
-    logger: record.category.join("."),
-    msg: messageText(record),
-    ...props,
-  })}\n`;
+  return jsonLines({ ...record, properties });
 }

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { LogRecord } from "@logtape/logtape";
-import { escapeControl, formatJsonRecord, formatTextRecord, logfmtValue } from "./format.ts";
+import { escapeControl, formatJsonRecord, formatTextRecord, logfmtValue, MAX_FIELD_CHARS } from "./format.ts";
 
 function record(message: string, properties: Record<string, unknown> = {}, level: LogRecord["level"] = "info"): LogRecord {
   return { category: ["rdhpf", "ssh"], level, message: [message], rawMessage: message, timestamp: Date.UTC(2026, 10, 27, 18), properties };
@@ -42,6 +42,17 @@ describe("escapeControl", () => {
 describe("formatJsonRecord", () => {
   it("writes one JSON object per line", () => {
     const line = formatJsonRecord(record("docker events stream started", { startup_duration_ms: 12 }));
-    assert.deepEqual(JSON.parse(line), { time: "2026-11-27T18:00:00.000Z", level: "INFO", logger: "rdhpf.ssh", msg: "docker events stream started", startup_duration_ms: 12 });
+    assert.ok(line.endsWith("\n") && !line.slice(0, -1).includes("\n"));
+    assert.deepEqual(JSON.parse(line), {
+      "@timestamp": "2026-11-27T18:00:00.000Z", level: "INFO", logger: "rdhpf.ssh", message: "docker events stream started",
+      properties: { startup_duration_ms: 12 },
+    });
+  });
+
+  it("caps long values and writes errors as their message, without a stack", () => {
+    const parsed = JSON.parse(formatJsonRecord(record("failed", { error: new Error("boom"), name: "x".repeat(5000) })));
+    assert.equal(parsed.properties.error, "boom");
+    assert.equal(parsed.properties.name.length, MAX_FIELD_CHARS + 1);
+    assert.ok(parsed.properties.name.endsWith("…"));
   });
 });

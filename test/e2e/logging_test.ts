@@ -140,12 +140,13 @@ describe("rdhpf run diagnostics (compiled binary, real sshd + dockerd)", { skip 
     for (const line of lines) {
       const record = JSON.parse(line) as Record<string, unknown>;
       assert.equal(typeof record, "object");
-      assert.match(String(record.time), /^\d{4}-\d\d-\d\dT[\d:.]+Z$/);
+      assert.match(String(record["@timestamp"]), /^\d{4}-\d\d-\d\dT[\d:.]+Z$/);
       assert.ok(["INFO", "WARN", "ERROR"].includes(String(record.level)), line);
       assert.match(String(record.logger), /^rdhpf(\.|$)/);
-      assert.equal(typeof record.msg, "string");
+      assert.equal(typeof record.message, "string");
+      assert.equal(typeof record.properties, "object");
     }
-    assert.ok(lines.some((l) => JSON.parse(l).msg === "Forward added"), "the add itself was logged at info");
+    assert.ok(lines.some((l) => JSON.parse(l).message === "Forward added"), "the add itself was logged at info");
     assert.equal(info.logs().slice(settled.length), "", "no log line at info in steady state");
   });
 });
