@@ -161,6 +161,24 @@ async function instanceFacts(paths: InstancePaths): Promise<DoctorFacts["instanc
   }
 }
 
+/**
+ * Runs `cleanup` and exits 130/143 on SIGINT/SIGTERM (Ctrl+C, a CI job
+ * cancelled), so an interrupted doctor leaves no connection and no directory.
+ * Returns the function that removes the handlers.
+ */
+function onInterrupt(cleanup: () => void): () => void {
+  const handler = (signal: NodeJS.Signals) => {
+    cleanup();
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  };
+  process.once("SIGINT", handler);
+  process.once("SIGTERM", handler);
+  return () => {
+    process.off("SIGINT", handler);
+    process.off("SIGTERM", handler);
+  };
+}
+
 /** A directory with a short path for the doctor's own sockets (macOS $TMPDIR is too long for them). */
 function privateProbeDir(): string {
   return mkdtempSync(join(existsSync("/tmp") ? "/tmp" : tmpdir(), "rdhpf-doctor-"));
@@ -200,8 +218,9 @@ async function probeSshd(mux: Mux): Promise<SshdSettings> {
 }
 
 /** Runs the remote probes over one ControlMaster of the doctor's own, and ends it. */
-async function probeRemote(ctx: SshContext, paths: InstancePaths): Promise<{ connection: NonNullable<DoctorFacts["connection"]>; remote: RemoteFacts | null }> {
+async function probeRemote(ctx: SshContext, paths: InstancePaths, created: (master: SshMaster) => void): Promise<{ connection: NonNullable<DoctorFacts["connection"]>; remote: RemoteFacts | null }> {
   const master = new SshMaster(ctx, { readyTimeoutMs: TIMEOUTS.connect });
+  created(master);
   const startedMs = performance.now();
   try {
     try {
@@ -283,10 +302,15 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
   // Options first: ssh keeps the first value it sees, so these beat the user's -o and config.
   const strict = facts.strictHostKeyChecking === null || /^(yes|true|ask)$/i.test(facts.strictHostKeyChecking) ? [] : ["StrictHostKeyChecking=yes"];
   const dir = privateProbeDir();
+  let master: SshMaster | null = null;
+  const removeHandlers = onInterrupt(() => {
+    master?.terminateNow();
+    rmSync(dir, { recursive: true, force: true });
+  });
   try {
     const paths = instancePaths(dir, instance.identity);
     const ctx: SshContext = { ...instance.ssh, controlPath: paths.controlSocket, options: ["UpdateHostKeys=no", ...strict, ...instance.ssh.options] };
-    const { connection, remote } = await probeRemote(ctx, paths);
+    const { connection, remote } = await probeRemote(ctx, paths, (m) => (master = m));
     facts.connection = connection;
     if (remote) {
       facts.docker = remote.docker;
@@ -294,6 +318,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
       if (remote.docker.ok) facts.ports = await probePorts(remote.containers, opts, ipv6Loopback, facts.instance);
     }
   } finally {
+    removeHandlers();
     rmSync(dir, { recursive: true, force: true });
   }
   return buildReport(facts);

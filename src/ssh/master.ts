@@ -297,6 +297,16 @@ export class SshMaster implements MasterLog {
    * Ends the master: `-O exit`, then SIGTERM and SIGKILL by pid if it is
    * still alive after ~1 s; removes the socket file. Idempotent.
    */
+  /**
+   * Sends SIGTERM to the ssh child at once, whether it is running or still
+   * connecting, without waiting: for a process that is about to exit on a
+   * signal and must not leave a connection behind (`stop()` first waits for
+   * a start in progress, up to its timeout).
+   */
+  terminateNow(): void {
+    if (this.child) killPid(this.child.pid, "SIGTERM");
+  }
+
   stop(): Promise<void> {
     this.stopping ??= this.doStop().finally(() => {
       this.stopping = null;

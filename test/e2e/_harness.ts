@@ -4,7 +4,7 @@
  * end-to-end and fault-injection tests.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -142,4 +142,22 @@ export function freePort(): Promise<number> {
     const s = createServer();
     s.listen(0, "127.0.0.1", () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
   });
+}
+
+/** Children of pid as [pid, command name], from /proc (Linux). */
+export function childrenOf(pid: number): Array<[number, string]> {
+  const out: Array<[number, string]> = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      // pid (comm) state ppid ...: comm may contain spaces and parentheses.
+      const close = stat.lastIndexOf(")");
+      const ppid = Number(stat.slice(close + 2).split(" ")[1]);
+      if (ppid === pid) out.push([Number(d), stat.slice(stat.indexOf("(") + 1, close)]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
 }

@@ -14,7 +14,8 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { startTestbed, type Testbed, testbedSkipReason } from "../testbed/mod.ts";
-import { Daemon, httpGet, isRefused, requireBinary, waitFor } from "./_harness.ts";
+import { childrenOf, Daemon, httpGet, isRefused, requireBinary, waitFor } from "./_harness.ts";
+import { assertStatusIsTruth } from "./_truth.ts";
 
 const skip = testbedSkipReason("churn and busy-port tests");
 
@@ -58,24 +59,6 @@ function rssKiB(pid: number): number {
   return m ? Number(m[1]) : Number.NaN;
 }
 
-/** Children of pid as [pid, command name]. */
-function childrenOf(pid: number): Array<[number, string]> {
-  const out: Array<[number, string]> = [];
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-      // pid (comm) state ppid ...: comm may contain spaces and parentheses.
-      const close = stat.lastIndexOf(")");
-      const ppid = Number(stat.slice(close + 2).split(" ")[1]);
-      if (ppid === pid) out.push([Number(d), stat.slice(stat.indexOf("(") + 1, close)]);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return out;
-}
-
 function fdKinds(pid: number): Record<string, number> {
   const kinds: Record<string, number> = {};
   for (const fd of readdirSync(`/proc/${pid}/fd`)) {
@@ -93,6 +76,8 @@ function fdKinds(pid: number): Record<string, number> {
 describe("rdhpf under container churn and a busy local port (compiled binary, real sshd + dockerd)", { skip }, () => {
   let tb: Testbed;
   let daemon: Daemon;
+  /** Status equals ss and docker ps (test/e2e/_truth.ts), on this file's ports. */
+  const truth = (timeoutMs: number) => assertStatusIsTruth(daemon, tb, { timeoutMs, ports: [26000, 26999] });
   const names = Array.from({ length: POOL }, (_, i) => `churn${i}`);
   const portOf = (i: number) => FIRST_PORT + i;
 
@@ -208,6 +193,7 @@ describe("rdhpf under container churn and a busy local port (compiled binary, re
       clearInterval(sampler);
     }
     const settleMs = await waitForTruth(15_000);
+    await truth(5_000);
     atEnd = [...window, rssKiB(daemon.pid)];
     const rss = { afterWarmup: median(afterWarmup), atEnd: median(atEnd) };
     const end = { fds: openFds(daemon.pid), kinds: fdKinds(daemon.pid) };
@@ -242,6 +228,7 @@ describe("rdhpf under container churn and a busy local port (compiled binary, re
     }, 15_000, 200);
     assert.match(conflict.reason ?? "", new RegExp(`in use by pid ${process.pid}\\b`));
     assert.equal((await daemon.status()).state, "degraded");
+    await truth(5_000); // the conflict row, and the test's own listener, are the truth meanwhile
 
     for (const s of blockers) await new Promise((r) => s.close(r));
     const freedAt = Date.now();
@@ -249,5 +236,6 @@ describe("rdhpf under container churn and a busy local port (compiled binary, re
     const st = await daemon.status();
     assert.equal(st.forwards.find((f) => f.local_port === BUSY_PORT)?.state, "active");
     process.stderr.write(`busy port forwarded ${Date.now() - freedAt} ms after it freed\n`);
+    await truth(5_000);
   });
 });

@@ -5,13 +5,14 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type CheckResult, DoctorReportSchema, type DoctorReport } from "../../src/doctor/mod.ts";
 import { startTestbed, type Testbed, testbedSkipReason } from "../testbed/mod.ts";
-import { Daemon, httpGet, rdhpf, requireBinary, waitFor } from "./_harness.ts";
+import { BINARY, childrenOf, cleanEnv, Daemon, httpGet, rdhpf, requireBinary, waitFor } from "./_harness.ts";
 
 const skip = testbedSkipReason("doctor tests");
 
@@ -146,6 +147,25 @@ describe("rdhpf doctor (compiled binary, real sshd + dockerd)", { skip }, () => 
       assert.equal(readFileSync(tb.knownHostsFile, "utf8"), "");
     } finally {
       writeFileSync(tb.knownHostsFile, saved);
+    }
+  });
+
+  it("ends its connection attempt and removes its directory when interrupted (SIGINT: exit 130)", async () => {
+    const before = new Set(doctorTmpDirs());
+    // A stopped sshd: the kernel accepts the TCP connection, ssh waits for a banner that never
+    // comes, so the signal lands mid-connect.
+    const sshd = tb.pids().sshd!;
+    process.kill(sshd, "SIGSTOP");
+    try {
+      const child = spawn(BINARY, ["doctor", "--host", tb.alias, "-F", tb.sshConfigFile], { env: { ...cleanEnv(), RDHPF_STATE_DIR: stateDir }, stdio: "ignore" });
+      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+      const [sshPid] = await waitFor("the doctor's ssh is connecting", () => childrenOf(child.pid!).find(([, comm]) => comm === "ssh"), 10_000);
+      child.kill("SIGINT");
+      assert.equal(await exited, 130);
+      await waitFor("its ssh ended", () => !existsSync(`/proc/${sshPid}`) || readFileSync(`/proc/${sshPid}/stat`, "utf8").includes(") Z "), 3000);
+      assert.deepEqual(doctorTmpDirs().filter((d) => !before.has(d)), []);
+    } finally {
+      process.kill(sshd, "SIGCONT");
     }
   });
 
