@@ -97,7 +97,12 @@ export function assessReadiness(doc: StatusDocument, request: WaitRequest, outco
     else if (here.length > 0) {
       const f = here.find(isTcp) ?? here[0]!;
       missing.push(`${what} (${safeName(f.container_name)}): ${notActiveText(f)}`);
-    } else missing.push(`${what}: ${notPublishedText(doc, port, now)}`);
+    } else {
+      const moved = doc.forwards.find((f) => f.state === "active" && movedFrom(f) === port);
+      missing.push(moved
+        ? `${what}: ${safeName(moved.container_name)} is forwarded on local port ${moved.local_port} instead (--on-conflict next-free: ${safeReason(moved.reason!)}); wait for --port ${moved.local_port} or --container`
+        : `${what}: ${notPublishedText(doc, port, now)}`);
+    }
   }
 
   for (const wanted of new Set(request.containers)) {
@@ -136,6 +141,12 @@ export function assessReadiness(doc: StatusDocument, request: WaitRequest, outco
       : `${what}: forwarded, connection through the tunnel not yet confirmed`);
   }
   return { ready: missing.length === 0, missing, toProbe, satisfied: [...needed.values()].map((n) => n.target) };
+}
+
+/** The local port an --on-conflict next-free forward wanted (its reason starts "wanted P (…); next free"), else null. */
+function movedFrom(f: ForwardStatus): number | null {
+  const m = /^wanted (\d+) \(.*\); next free$/s.exec(f.reason ?? "");
+  return m ? Number(m[1]) : null;
 }
 
 function notPublishedText(doc: StatusDocument, port: number, now: Date): string {

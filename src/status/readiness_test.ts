@@ -103,6 +103,16 @@ describe("assessReadiness", () => {
     assert.equal(assessReadiness(doc, req({ ports: [8080] }), new Map(), SAMPLE_NOW).toProbe[0]?.address, "::1");
   });
 
+  it("points at the port an --on-conflict next-free forward moved to", () => {
+    const doc = sampleDocument();
+    const web = fwd(doc, "web");
+    web.local_port = 8081;
+    web.reason = "wanted 8080 (busy: pid 812 (nginx)); next free";
+    const r = assessReadiness(doc, req({ ports: [8080] }), new Map(), SAMPLE_NOW);
+    assert.equal(r.ready, false);
+    assert.match(r.missing[0]!, /^port 8080: web is forwarded on local port 8081 instead \(--on-conflict next-free: wanted 8080 \(busy: pid 812 \(nginx\)\); next free\); wait for --port 8081/);
+  });
+
   it("escapes hostile container names in what it prints", () => {
     const doc = sampleDocument();
     fwd(doc, "db").container_name = "db\x1b[2J\nFAKE";

@@ -225,6 +225,9 @@ echo '[{"Name":"remote","Endpoints":{"docker":{"Host":"ssh://nobody@127.0.0.1:1"
       await d.waitForLog(/Local port taken; forwarding to the next free port.*wanted_port=29060.*local_port=29061/);
       const table = await rdhpf(["status", "--host", tb.alias, "-F", tb.sshConfigFile], { RDHPF_STATE_DIR: d.stateDir });
       assert.match(table.stdout, /:29061 .*active.*\n\s*reason: wanted 29060 \(busy: pid \d+/, table.stdout);
+      const waited = await rdhpf(["wait", "--host", tb.alias, "-F", tb.sshConfigFile, "--port", "29060", "--timeout", "1s"], { RDHPF_STATE_DIR: d.stateDir });
+      assert.equal(waited.code, 1, "29060 itself is not rdhpf's");
+      assert.match(waited.stdout + waited.stderr, /port 29060: wants-29060 is forwarded on local port 29061 instead/);
 
       // The wanted port frees up; the next reconcile (a container event) must not move a working forward.
       await new Promise((r) => mine.close(r));
