@@ -15,6 +15,7 @@
  */
 import { rmSync } from "node:fs";
 import { getLogger } from "@logtape/logtape";
+import { hostPort } from "../address.ts";
 import { isContainerLifecycleEvent } from "../docker/events.ts";
 import type { ObservedContainer } from "../docker/types.ts";
 import { RdhpfError } from "../errors.ts";
@@ -337,8 +338,8 @@ export class Engine {
       const latencyMs = earliest === null ? null : now - earliest;
       if (latencyMs !== null) this.store.recordLatency(latencyMs);
       log.info("Forward added", {
-        container: displaySafe(f.containerName, NAME_CHARS), local: `${f.bindAddresses.join(",")}:${f.localPort}`,
-        remote: `${f.remoteHost}:${f.remotePort}`, latency_ms: latencyMs,
+        container: displaySafe(f.containerName, NAME_CHARS), local: f.bindAddresses.map((a) => hostPort(a, f.localPort)).join(","),
+        remote: hostPort(f.remoteHost, f.remotePort), latency_ms: latencyMs,
       });
     }
     for (const f of outcome.removed) {

@@ -31,6 +31,7 @@
  * @module
  */
 import { isIPv6 } from "node:net";
+import { bracketIpv6 } from "../address.ts";
 import { hasControlChars } from "./_text.ts";
 import { destination, type SshTarget } from "./target.ts";
 
@@ -86,9 +87,6 @@ function opts(list: string[]): string[] {
   return list.flatMap((o) => ["-o", o]);
 }
 
-function bracketIfV6(host: string): string {
-  return isIPv6(host) ? `[${host}]` : host;
-}
 
 function checkPort(port: number, what: string): void {
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`${what} ${port} is not a TCP port (1-65535)`);
@@ -114,7 +112,7 @@ export function forwardSpec(f: LocalForward): string {
   checkAddress(f.remoteHost, "remote host");
   checkPort(f.localPort, "local port");
   checkPort(f.remotePort, "remote port");
-  return `${bracketIfV6(f.bindAddress)}:${f.localPort}:${bracketIfV6(f.remoteHost)}:${f.remotePort}`;
+  return `${bracketIpv6(f.bindAddress)}:${f.localPort}:${bracketIpv6(f.remoteHost)}:${f.remotePort}`;
 }
 
 /** The `-L` argument of a unix socket forward: "/local/path:/remote/path". */

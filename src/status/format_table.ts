@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { bracketIpv6, hostPort } from "../address.ts";
 import { ageMs, formatAge } from "./duration.ts";
 import { displaySafe, displayWidth, padColumns } from "./escape.ts";
 import type { DaemonState, ForwardState, ForwardStatus, HistoryEntry, StatusDocument } from "./schema.ts";
@@ -47,13 +48,10 @@ function paint(text: string, color: keyof typeof ANSI, on: boolean): string {
 
 /** `127.0.0.1,[::1]:8080`; `-:5353` when nothing listens locally. */
 function localText(f: ForwardStatus): string {
-  const addrs = f.local_addresses.map(hostText);
+  const addrs = f.local_addresses.map(bracketIpv6);
   return `${addrs.length ? addrs.join(",") : "-"}:${f.local_port}`;
 }
 
-function hostText(addr: string): string {
-  return addr.includes(":") ? `[${addr}]` : addr;
-}
 
 interface Row {
   cells: string[]; // already display-safe
@@ -77,7 +75,7 @@ const STATE_COLUMN = 5;
 function forwardRow(f: ForwardStatus, now: Date): Row {
   const since = ageMs(f.since, now);
   return {
-    cells: [f.container_name, f.container_id.slice(0, 12), localText(f), `${hostText(f.remote_address)}:${f.remote_port}`, f.protocol, f.state, since === null ? "?" : formatAge(since)],
+    cells: [f.container_name, f.container_id.slice(0, 12), localText(f), hostPort(f.remote_address, f.remote_port), f.protocol, f.state, since === null ? "?" : formatAge(since)],
     state: f.state,
     reason: f.reason,
   };
@@ -86,7 +84,7 @@ function forwardRow(f: ForwardStatus, now: Date): Row {
 function historyRow(h: HistoryEntry, now: Date): Row {
   const ended = ageMs(h.ended_at, now);
   return {
-    cells: [h.container_name, h.container_id.slice(0, 12), localText(h), `${hostText(h.remote_address)}:${h.remote_port}`, h.protocol, "ended", ended === null ? "?" : `${formatAge(ended)}`],
+    cells: [h.container_name, h.container_id.slice(0, 12), localText(h), hostPort(h.remote_address, h.remote_port), h.protocol, "ended", ended === null ? "?" : `${formatAge(ended)}`],
     state: "ended",
     reason: h.end_reason,
   };
@@ -173,7 +171,7 @@ function headerLines(view: InstanceView, now: Date, width: number): string[] {
   const lines: string[] = [];
   if (doc.resolved) {
     const r = doc.resolved;
-    lines.push(labelled("resolved", `${r.user ? `${r.user}@` : ""}${hostText(r.hostname)}:${r.port}`, width));
+    lines.push(labelled("resolved", `${r.user ? `${r.user}@` : ""}${hostPort(r.hostname, r.port)}`, width));
   }
   lines.push(labelled("rdhpf", `PID ${doc.pid}, version ${doc.version}, up ${ageText(doc.started_at, now) ?? "?"}`, width));
   const ssh = doc.ssh;

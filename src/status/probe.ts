@@ -10,6 +10,7 @@
  * @module
  */
 import { connect } from "node:net";
+import { hostPort } from "../address.ts";
 import type { ProbeOutcome } from "./readiness.ts";
 
 /** Options of `probeThroughTunnel`. */
@@ -29,7 +30,7 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 1000;
 export function probeThroughTunnel(address: string, port: number, opts: ProbeOptions = {}): Promise<ProbeOutcome> {
   const holdMs = opts.holdMs ?? DEFAULT_PROBE_HOLD_MS;
   const connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-  const where = `${address.includes(":") ? `[${address}]` : address}:${port}`;
+  const where = hostPort(address, port);
   return new Promise((resolve) => {
     let connected = false;
     let done = false;

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { hostPort } from "../address.ts";
 import { ageMs, formatAge } from "./duration.ts";
 import { displaySafe } from "./escape.ts";
 import type { ForwardStatus, StatusDocument } from "./schema.ts";
@@ -61,8 +62,8 @@ function probeAddress(f: ForwardStatus): string {
 /** The probe target of an active forward. */
 export function probeTarget(f: ForwardStatus): ProbeTarget {
   const address = probeAddress(f);
-  const host = address.includes(":") ? `[${address}]` : address;
-  return { key: `${host}:${f.local_port}@${f.since}`, address, port: f.local_port, label: `${host}:${f.local_port} (${safeName(f.container_name)})` };
+  const where = hostPort(address, f.local_port);
+  return { key: `${where}@${f.since}`, address, port: f.local_port, label: `${where} (${safeName(f.container_name)})` };
 }
 
 function matchesContainer(f: ForwardStatus, wanted: string): boolean {
