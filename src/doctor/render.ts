@@ -5,7 +5,16 @@
  * @module
  */
 import { z } from "zod";
+import { displaySafe } from "../status/escape.ts";
 import type { CheckStatus, DoctorReport } from "./report.ts";
+
+/**
+ * Details and hints quote what the remote said (server versions, sshd
+ * settings, container names): a hostile Docker host must not be able to move
+ * the cursor or recolour the terminal, so they are escaped like status rows.
+ */
+const MAX_LINE_COLUMNS = 1000;
+const safe = (s: string) => displaySafe(s, MAX_LINE_COLUMNS);
 
 export const DoctorFormatSchema = z.enum(["text", "json"]);
 /** Output format of `rdhpf doctor`. */
@@ -27,12 +36,12 @@ export const STATUS_MARKS: Record<CheckStatus, string> = { ok: "✓", warn: "⚠
 export function renderDoctorText(r: DoctorReport): string {
   const width = Math.max(...r.checks.map((c) => c.title.length));
   const head = r.resolved
-    ? `rdhpf doctor for ${r.host} (${r.resolved.user}@${r.resolved.hostname}, port ${r.resolved.port})`
-    : `rdhpf doctor${r.host ? ` for ${r.host}` : ""}`;
+    ? safe(`rdhpf doctor for ${r.host} (${r.resolved.user}@${r.resolved.hostname}, port ${r.resolved.port})`)
+    : safe(`rdhpf doctor${r.host ? ` for ${r.host}` : ""}`);
   const lines = [head, ""];
   for (const c of r.checks) {
-    lines.push(`${STATUS_MARKS[c.status]} ${c.title.padEnd(width)}  ${c.detail}`);
-    if (c.hint && c.status !== "ok" && c.status !== "skipped") lines.push(`    fix: ${c.hint}`);
+    lines.push(`${STATUS_MARKS[c.status]} ${c.title.padEnd(width)}  ${safe(c.detail)}`);
+    if (c.hint && c.status !== "ok" && c.status !== "skipped") lines.push(`    fix: ${safe(c.hint)}`);
   }
   const s = r.summary;
   const parts = [`${s.ok} ok`, `${s.warn} warning(s)`, `${s.fail} failed`];

@@ -44,6 +44,17 @@ describe("renderDoctorText", () => {
     assert.ok(lines.includes("- connection and auth (BatchMode)  the host key check failed first"), text);
   });
 
+  it("escapes what a hostile remote put in a detail or a fix, so it cannot drive the terminal", () => {
+    const hostile: DoctorReport = {
+      ...report,
+      checks: [{ id: "docker", title: "remote Docker", status: "warn", detail: "Docker 99\u001b[2J\nforged line", hint: "run \u001b]0;title\u0007 now" }],
+    };
+    const out = renderDoctorText(hostile);
+    assert.ok(!/[\u0000-\u0009\u000b-\u001f\u007f]/.test(out), JSON.stringify(out));
+    assert.match(out, /Docker 99\\x1b\[2J\\nforged line/);
+    assert.match(out, /fix: run \\x1b\]0;title\\x07 now/);
+  });
+
   it("ends with the totals and the exit status", () => {
     assert.equal(lines.at(-2), "5 checks: 1 ok, 1 warning(s), 1 failed, 1 unknown, 1 skipped (exit status 1)");
   });
