@@ -259,6 +259,20 @@ async function probePorts(containers: ObservedContainer[], opts: DoctorOptions, 
 
 /** Runs every check and returns the report. Never throws for what it checks; each finding becomes a check result. */
 export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
+  // Installed before the first ssh (-V, -G) runs, so Ctrl+C at any moment exits 130/143
+  // and undoes whatever has been set up by then.
+  const cleanups: Array<() => void> = [];
+  const removeHandlers = onInterrupt(() => {
+    for (const cleanup of cleanups.reverse()) cleanup();
+  });
+  try {
+    return await checkEverything(opts, cleanups);
+  } finally {
+    removeHandlers();
+  }
+}
+
+async function checkEverything(opts: DoctorOptions, cleanups: Array<() => void>): Promise<DoctorReport> {
   const env = opts.env;
   const platform = process.platform;
   const sshBinary = env.RDHPF_SSH ?? "ssh";
@@ -303,7 +317,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
   const strict = facts.strictHostKeyChecking === null || /^(yes|true|ask)$/i.test(facts.strictHostKeyChecking) ? [] : ["StrictHostKeyChecking=yes"];
   const dir = privateProbeDir();
   let master: SshMaster | null = null;
-  const removeHandlers = onInterrupt(() => {
+  cleanups.push(() => {
     master?.terminateNow();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -318,7 +332,6 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
       if (remote.docker.ok) facts.ports = await probePorts(remote.containers, opts, ipv6Loopback, facts.instance);
     }
   } finally {
-    removeHandlers();
     rmSync(dir, { recursive: true, force: true });
   }
   return buildReport(facts);

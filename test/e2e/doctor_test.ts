@@ -159,7 +159,15 @@ describe("rdhpf doctor (compiled binary, real sshd + dockerd)", { skip }, () => 
     try {
       const child = spawn(BINARY, ["doctor", "--host", tb.alias, "-F", tb.sshConfigFile], { env: { ...cleanEnv(), RDHPF_STATE_DIR: stateDir }, stdio: "ignore" });
       const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-      const [sshPid] = await waitFor("the doctor's ssh is connecting", () => childrenOf(child.pid!).find(([, comm]) => comm === "ssh"), 10_000);
+      // The master, not `ssh -V` or `ssh -G`, which the doctor runs first and which end by themselves.
+      const isMaster = (pid: number) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes("ControlMaster=yes");
+        } catch {
+          return false;
+        }
+      };
+      const [sshPid] = await waitFor("the doctor's master ssh is connecting", () => childrenOf(child.pid!).find(([pid, comm]) => comm === "ssh" && isMaster(pid)), 10_000);
       child.kill("SIGINT");
       assert.equal(await exited, 130);
       await waitFor("its ssh ended", () => !existsSync(`/proc/${sshPid}`) || readFileSync(`/proc/${sshPid}/stat`, "utf8").includes(") Z "), 3000);
