@@ -10,10 +10,11 @@ import { parseTarget, validateSshOption } from "../ssh/target.ts";
 import { VERSION } from "../version.ts";
 import { loadConfigFile } from "./config_file.ts";
 import { withTargetOptions } from "./options.ts";
-import { buildRules, hasIpv6Loopback } from "./run.ts";
+import { hasIpv6Loopback } from "../forward/listen.ts";
+import { forwardingSettings, withForwardingOptions } from "./forwarding_options.ts";
 
 export function doctorCommand(): Command<[], Record<string, unknown>> {
-  return withTargetOptions(new Command("doctor"), "connect")
+  return withForwardingOptions(withTargetOptions(new Command("doctor"), "connect"))
     .description("check everything rdhpf needs (ssh, host key, login, remote Docker and sshd, local ports, runtime dir) and say how to fix what fails")
     .addOption(new Option("--format <format>", "output format").choices(DoctorFormatSchema.options).default("text" as const))
     .addHelpText("after", `
@@ -21,6 +22,7 @@ Examples:
   rdhpf doctor --host ssh://docker@build-host.example
   rdhpf doctor --host dockerbox -F ~/.ssh/config
   rdhpf doctor --format json | jq '.checks[] | select(.status != "ok")'
+  rdhpf doctor --host dockerbox --exclude-ports 22 --map 5432:15432   # the options you pass to run
 
 Each check prints ✓ (ok), ⚠ (advice, or a fallback rdhpf handles), ✗ (fails,
 with the fix), ? (unknown, e.g. sshd -T needs root on the Docker host) or
@@ -36,13 +38,15 @@ Exit status: 0 when no check failed, 1 when one did, 2 for bad input.`)
       // A malformed TARGET is bad input (exit 2), like a bad -o; a missing or unresolvable one is a failed check.
       if (host !== undefined) parseTarget(host);
       const options = (o.sshOption.length > 0 ? o.sshOption : cfg.sshOptions ?? []).map(validateSshOption);
-      const rules = buildRules(cfg.includePorts, cfg.excludePorts, cfg.map ?? []);
+      // The forwarding options `rdhpf run` would get: they decide which local ports the doctor checks.
+      const { rules, binds, onConflict } = forwardingSettings(o, cfg);
       const report = await runDoctor({
         host,
         hostSource: o.host !== undefined ? "--host" : "the config file",
         ssh: { configFile: o.sshConfig ?? cfg.sshConfig ?? null, options },
         rules,
-        onConflict: cfg.onConflict ?? "wait",
+        binds,
+        onConflict,
         env,
         rdhpfVersion: VERSION,
         hasIpv6Loopback,

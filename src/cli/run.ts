@@ -5,20 +5,18 @@
  * @module
  */
 import { Command, Option } from "@commander-js/extra-typings";
-import { isIP } from "node:net";
-import { createServer } from "node:net";
 import { getLogger } from "@logtape/logtape";
 import { startControlServer } from "../daemon/control_server.ts";
 import { Engine } from "../daemon/engine.ts";
 import { InstanceLock } from "../daemon/lock.ts";
 import { ensurePrivateDir, writeFileAtomic } from "../daemon/state_file.ts";
 import { usageError } from "../errors.ts";
-import { OnConflictSchema } from "../forward/conflict.ts";
-import { NO_RULES, parsePortMap, parsePortRanges, type PortRules } from "../forward/rules.ts";
 import { LogFormatSchema, LogLevelSchema, setupLogging, stopLogging } from "../log/mod.ts";
 import { VERSION } from "../version.ts";
 import { loadConfigFile } from "./config_file.ts";
-import { collect, withTargetOptions } from "./options.ts";
+import { forwardingSettings, withForwardingOptions } from "./forwarding_options.ts";
+import { hasIpv6Loopback, listenAddresses } from "../forward/listen.ts";
+import { withTargetOptions } from "./options.ts";
 import { lintSshConfig, readUserSshConfig } from "../ssh/config_lint.ts";
 import { resolveInstance } from "./target_options.ts";
 
@@ -27,40 +25,9 @@ const log = getLogger(["rdhpf", "run"]);
 /** Seconds the daemon may take to clean up after SIGINT/SIGTERM before it exits anyway. */
 const SHUTDOWN_DEADLINE_MS = 1800;
 
-/** True when this machine can listen on ::1 (also used by doctor). */
-export async function hasIpv6Loopback(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once("error", () => resolve(false));
-    s.listen(0, "::1", () => s.close(() => resolve(true)));
-  });
-}
-
-export function buildRules(include: string | undefined, exclude: string | undefined, maps: string[]): PortRules {
-  const rules: PortRules = { ...NO_RULES, map: {} };
-  if (include) rules.include = parsePortRanges(include, "--include-ports");
-  if (exclude) rules.exclude = parsePortRanges(exclude, "--exclude-ports");
-  for (const m of maps) {
-    const [remote, local] = parsePortMap(m);
-    rules.map[String(remote)] = local;
-  }
-  return rules;
-}
-
-export function validateBind(addr: string): string {
-  const a = addr.replace(/^\[(.*)\]$/, "$1");
-  if (isIP(a) === 0) throw usageError(`invalid --bind ${JSON.stringify(addr)}`, "give an IP address, for example --bind 127.0.0.1 or --bind ::1 (repeatable)");
-  return a;
-}
-
 export function runCommand(): Command<[], Record<string, unknown>> {
-  return withTargetOptions(new Command("run"), "connect")
+  return withForwardingOptions(withTargetOptions(new Command("run"), "connect"))
     .description("run the forwarder for one Docker host until stopped (SIGINT, SIGTERM or SIGHUP)")
-    .option("--bind <addr>", "local address to listen on, replacing the default 127.0.0.1 and ::1 (repeatable)", collect, [] as string[])
-    .option("--include-ports <list>", "forward only these remote ports, e.g. 3000-9999,5432")
-    .option("--exclude-ports <list>", "never forward these remote ports, e.g. 22,2375-2376 (wins over --include-ports)")
-    .option("--map <remote:local>", "forward remote port REMOTE to local port LOCAL (repeatable)", collect, [] as string[])
-    .addOption(new Option("--on-conflict <policy>", "when a local port is taken: wait for it, or use the next free port (default: wait)").choices(OnConflictSchema.options))
     .addOption(new Option("--log-level <level>", "log level (default: $RDHPF_LOG_LEVEL or info)").choices(LogLevelSchema.options))
     .addOption(new Option("--log-format <format>", "log format").choices(LogFormatSchema.options))
     .option("--log-file <path>", "write logs to this file, rotated at 10 MB, 5 files kept (default: stderr)")
@@ -85,10 +52,9 @@ host key, authentication failure, unreachable host).`)
 
       const host = o.host ?? (env.RDHPF_HOST ? undefined : cfg.host);
       const sshOptions = o.sshOption.length > 0 ? o.sshOption : cfg.sshOptions ?? [];
-      const rules = buildRules(o.includePorts ?? cfg.includePorts, o.excludePorts ?? cfg.excludePorts, o.map.length > 0 ? o.map : cfg.map ?? []);
-      const binds = (o.bind.length > 0 ? o.bind : cfg.bind ?? []).map(validateBind);
+      const { rules, binds, onConflict } = forwardingSettings(o, cfg);
       const instance = await resolveInstance(host, { configFile: o.sshConfig ?? cfg.sshConfig ?? null, options: sshOptions });
-      const bindAddresses = binds.length > 0 ? binds : (await hasIpv6Loopback()) ? ["127.0.0.1", "::1"] : ["127.0.0.1"];
+      const bindAddresses = listenAddresses(binds, await hasIpv6Loopback());
       if (binds.length === 0 && bindAddresses.length === 1) log.info("No IPv6 loopback on this machine; listening on 127.0.0.1 only");
 
       // Settings in the user's ssh config that fight rdhpf: warned once, at start.
@@ -99,7 +65,6 @@ host key, authentication failure, unreachable host).`)
 
       ensurePrivateDir(instance.paths.dir);
       const lock = await InstanceLock.acquire(instance.paths, instance.target.raw);
-      const onConflict = o.onConflict ?? cfg.onConflict ?? "wait";
       const engine = new Engine({ host: instance.target.raw, ssh: instance.ssh, paths: instance.paths, rules, onConflict, bindAddresses, lock, version: VERSION });
       engine.store.resolved = instance.resolved;
       log.info("rdhpf starting", { version: VERSION, host: instance.target.raw, resolved: instance.identity, pid: process.pid, bind: bindAddresses.join(",") });

@@ -24,7 +24,8 @@ import {
 import { hasControlChars } from "../ssh/_text.ts";
 import { validateSshOption } from "../ssh/target.ts";
 import { loadConfigFile } from "./config_file.ts";
-import { buildRules, runCommand, validateBind } from "./run.ts";
+import { buildRules, validateBind } from "./forwarding_options.ts";
+import { runCommand } from "./run.ts";
 import { chooseTarget } from "./target_options.ts";
 
 /** What the service commands read from the process; tests replace it. */

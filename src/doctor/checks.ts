@@ -60,7 +60,7 @@ export interface DoctorFacts {
     | null
     | { live: true; pid: number; state: string; lastError: string | null; activeLocalPorts: number[] }
     | { live: false; pid: number; unresponsive: boolean; staleAgeS: number | null };
-  /** `onConflict`: what `rdhpf run` does with a busy port (the config file's setting). */
+  /** `onConflict`: what `rdhpf run` does with a busy port (--on-conflict, else the config file's). */
   ports: null | { wanted: number; busy: BusyPort[]; onConflict: OnConflict };
 }
 

@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * const report = await runDoctor({ host: "dockerbox", hostSource: "--host", ssh: { configFile: null, options: [] }, rules: NO_RULES, env: process.env, rdhpfVersion: VERSION, hasIpv6Loopback });
+ * const report = await runDoctor({ host: "dockerbox", hostSource: "--host", ssh: { configFile: null, options: [] }, rules: NO_RULES, env: process.env, rdhpfVersion: VERSION, hasIpv6Loopback, binds: [], onConflict: "wait" });
  * process.stdout.write(renderDoctor(report, "text"));
  * process.exitCode = doctorExitCode(report);
  * ```

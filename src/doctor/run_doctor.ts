@@ -21,6 +21,7 @@ import type { ObservedContainer } from "../docker/types.ts";
 import { RdhpfError } from "../errors.ts";
 import type { OnConflict } from "../forward/conflict.ts";
 import { desiredForwards } from "../forward/desired.ts";
+import { listenAddresses } from "../forward/listen.ts";
 import { localPortProbe } from "../forward/port_probe.ts";
 import type { PortRules } from "../forward/rules.ts";
 import type { SshContext } from "../ssh/argv.ts";
@@ -47,6 +48,8 @@ export interface DoctorOptions {
   ssh: SshCliOptions;
   /** Port rules, to know which local ports rdhpf would take. */
   rules: PortRules;
+  /** Validated --bind addresses; empty for the default loopbacks. */
+  binds: string[];
   /** What `rdhpf run` does with a busy local port. */
   onConflict: OnConflict;
   env: Record<string, string | undefined>;
@@ -247,8 +250,7 @@ async function probeRemote(ctx: SshContext, paths: InstancePaths, created: (mast
 async function probePorts(containers: ObservedContainer[], opts: DoctorOptions, ipv6: boolean, instance: DoctorFacts["instance"]): Promise<NonNullable<DoctorFacts["ports"]>> {
   const wanted = desiredForwards(containers, opts.rules).filter((d) => d.disposition === "wanted");
   const held = new Set(instance?.live ? instance.activeLocalPorts : []);
-  // The addresses `rdhpf run` binds by default.
-  const probe = localPortProbe(ipv6 ? ["127.0.0.1", "::1"] : ["127.0.0.1"]);
+  const probe = localPortProbe(listenAddresses(opts.binds, ipv6));
   const busy: BusyPort[] = [];
   for (const d of wanted) {
     if (held.has(d.localPort) || (await probe.isFree(d.localPort))) continue;

@@ -42,8 +42,8 @@ describe("rdhpf doctor (compiled binary, real sshd + dockerd)", { skip }, () => 
   let tb: Testbed;
   let stateDir: string;
 
-  const doctor = async (format: "json" | "text" = "json") => {
-    const r = await rdhpf(["doctor", "--host", tb.alias, "-F", tb.sshConfigFile, "--format", format], { RDHPF_STATE_DIR: stateDir }, 90_000);
+  const doctor = async (format: "json" | "text" = "json", extra: string[] = []) => {
+    const r = await rdhpf(["doctor", "--host", tb.alias, "-F", tb.sshConfigFile, "--format", format, ...extra], { RDHPF_STATE_DIR: stateDir }, 90_000);
     return { ...r, report: format === "json" ? DoctorReportSchema.parse(JSON.parse(r.stdout)) : null };
   };
 
@@ -99,6 +99,34 @@ describe("rdhpf doctor (compiled binary, real sshd + dockerd)", { skip }, () => 
       assert.match(ports.hint ?? "", new RegExp(`--map ${PORT}:LOCAL`));
     } finally {
       server.close();
+    }
+  });
+
+  it("checks the local ports that run's forwarding options (--map, --exclude-ports, --on-conflict, --bind) would take", async () => {
+    const server = await listen(PORT, "127.0.0.1");
+    const mapped = PORT + 100;
+    const mappedHolder = await listen(mapped, "127.0.0.1");
+    try {
+      const moved = check((await doctor("json", ["--map", `${PORT}:${mapped + 1}`])).report!, "local-ports");
+      assert.equal(moved.status, "ok", moved.detail);
+      const movedOntoBusy = check((await doctor("json", ["--map", `${PORT}:${mapped}`])).report!, "local-ports");
+      assert.equal(movedOntoBusy.status, "fail");
+      assert.match(movedOntoBusy.detail, new RegExp(`local port ${mapped} \\(container web, remote port ${PORT}\\)`));
+      const excluded = await doctor("json", ["--exclude-ports", String(PORT)]);
+      assert.equal(check(excluded.report!, "local-ports").status, "ok");
+      assert.equal(excluded.code, 0);
+      const nextFree = check((await doctor("json", ["--on-conflict", "next-free"])).report!, "local-ports");
+      assert.equal(nextFree.status, "warn");
+      assert.match(nextFree.detail, /next-free/);
+      // Held on 127.0.0.1 only: a run that listens on another address would not collide.
+      const elsewhere = check((await doctor("json", ["--bind", "127.0.0.2"])).report!, "local-ports");
+      assert.equal(elsewhere.status, "ok", elsewhere.detail);
+      const bad = await rdhpf(["doctor", "--host", tb.alias, "-F", tb.sshConfigFile, "--include-ports", "70000"], { RDHPF_STATE_DIR: stateDir });
+      assert.equal(bad.code, 2, bad.stderr);
+      assert.match(bad.stderr, /--include-ports/);
+    } finally {
+      server.close();
+      mappedHolder.close();
     }
   });
 

@@ -1,0 +1,67 @@
+/**
+ * The options that say what `rdhpf run` forwards and where it listens:
+ * `--bind`, `--include-ports`, `--exclude-ports`, `--map` and `--on-conflict`.
+ * Declared and resolved here once, so that `run`, `doctor` (which checks the
+ * local ports `run` would take) and `service install` (which validates them
+ * before writing a service) agree on their spelling, parsing and precedence.
+ *
+ * @module
+ */
+import { type Command, Option, type OptionValues } from "@commander-js/extra-typings";
+import { isIP } from "node:net";
+import { usageError } from "../errors.ts";
+import { type OnConflict, OnConflictSchema } from "../forward/conflict.ts";
+import { NO_RULES, parsePortMap, parsePortRanges, type PortRules } from "../forward/rules.ts";
+import type { ConfigFile } from "./config_file.ts";
+import { collect } from "./options.ts";
+
+export function withForwardingOptions<Args extends unknown[], Opts extends OptionValues>(cmd: Command<Args, Opts>) {
+  return cmd
+    .option("--bind <addr>", "local address to listen on, replacing the default 127.0.0.1 and ::1 (repeatable)", collect, [] as string[])
+    .option("--include-ports <list>", "forward only these remote ports, e.g. 3000-9999,5432")
+    .option("--exclude-ports <list>", "never forward these remote ports, e.g. 22,2375-2376 (wins over --include-ports)")
+    .option("--map <remote:local>", "forward remote port REMOTE to local port LOCAL (repeatable)", collect, [] as string[])
+    .addOption(new Option("--on-conflict <policy>", "when a local port is taken: wait for it, or use the next free port (default: wait)").choices(OnConflictSchema.options));
+}
+
+/** The parsed values of the options above, as commander hands them over. */
+export interface ForwardingOptionValues {
+  bind: string[];
+  includePorts?: string;
+  excludePorts?: string;
+  map: string[];
+  onConflict?: OnConflict;
+}
+
+export interface ForwardingSettings {
+  rules: PortRules;
+  /** Validated --bind addresses; empty means the default loopbacks (see {@link listenAddresses}). */
+  binds: string[];
+  onConflict: OnConflict;
+}
+
+/** Command line over config file, each option on its own; throws a usage error naming a bad value. */
+export function forwardingSettings(o: ForwardingOptionValues, cfg: ConfigFile): ForwardingSettings {
+  return {
+    rules: buildRules(o.includePorts ?? cfg.includePorts, o.excludePorts ?? cfg.excludePorts, o.map.length > 0 ? o.map : cfg.map ?? []),
+    binds: (o.bind.length > 0 ? o.bind : cfg.bind ?? []).map(validateBind),
+    onConflict: o.onConflict ?? cfg.onConflict ?? "wait",
+  };
+}
+
+export function buildRules(include: string | undefined, exclude: string | undefined, maps: string[]): PortRules {
+  const rules: PortRules = { ...NO_RULES, map: {} };
+  if (include) rules.include = parsePortRanges(include, "--include-ports");
+  if (exclude) rules.exclude = parsePortRanges(exclude, "--exclude-ports");
+  for (const m of maps) {
+    const [remote, local] = parsePortMap(m);
+    rules.map[String(remote)] = local;
+  }
+  return rules;
+}
+
+export function validateBind(addr: string): string {
+  const a = addr.replace(/^\[(.*)\]$/, "$1");
+  if (isIP(a) === 0) throw usageError(`invalid --bind ${JSON.stringify(addr)}`, "give an IP address, for example --bind 127.0.0.1 or --bind ::1 (repeatable)");
+  return a;
+}
