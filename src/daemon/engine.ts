@@ -71,6 +71,13 @@ const WAKE_SLACK_MS = 5_000;
  * last event catches it instead of the next resync, 30 s later.
  */
 const SETTLE_RECHECK_MS = 1_000;
+/**
+ * With --on-conflict next-free, a port can pass the free-port probe and
+ * still be taken before ssh binds it. The next reconcile then picks another
+ * port; it runs this soon, a few times in a row, instead of at the resync.
+ */
+const NEXT_FREE_RETRY_MS = 250;
+const NEXT_FREE_RETRIES = 5;
 const NAME_CHARS = 80;
 
 class SessionEnded extends Error {}
@@ -89,6 +96,8 @@ export class Engine {
   private readonly firstSeenMs = new Map<string, number>();
   private listedOnce = false;
   private settleRecheck: ReturnType<typeof setTimeout> | null = null;
+  private nextFreeRetry: ReturnType<typeof setTimeout> | null = null;
+  private nextFreeRetries = 0;
   /** --on-conflict next-free choices; kept across reconnects so a moved forward comes back on the same port. */
   private relocations = new Map<string, Relocation>();
 
@@ -320,6 +329,21 @@ export class Engine {
     this.settleRecheck.unref?.();
   }
 
+  /** See NEXT_FREE_RETRY_MS. */
+  private retryNextFreeSoon(blocked: boolean): void {
+    if (!blocked || this.opts.onConflict !== "next-free") {
+      this.nextFreeRetries = 0;
+      return;
+    }
+    if (this.nextFreeRetry || this.nextFreeRetries >= NEXT_FREE_RETRIES) return;
+    this.nextFreeRetries++;
+    this.nextFreeRetry = setTimeout(() => {
+      this.nextFreeRetry = null;
+      this.reconciler.request();
+    }, NEXT_FREE_RETRY_MS);
+    this.nextFreeRetry.unref?.();
+  }
+
   /** One level-triggered reconcile: list → desired → plan → apply. */
   private async reconcile(triggersMs: number[]): Promise<void> {
     const link = this.docker;
@@ -354,6 +378,7 @@ export class Engine {
       log.warn("Forward blocked; retrying at every resync", { container: displaySafe(b.desired.containerName, NAME_CHARS), local_port: b.desired.localPort, reason: b.reason });
     }
     for (const port of [...this.announcedBlocks.keys()]) if (!this.applier.blocked.has(port)) this.announcedBlocks.delete(port);
+    this.retryNextFreeSoon(outcome.blocked.length > 0);
 
     this.store.reported = desired.filter((d) => d.disposition !== "wanted");
     const conflicted = this.applier.blocked.size > 0 || desired.some((d) => d.disposition === "claimed");
