@@ -65,7 +65,10 @@ host key, authentication failure, unreachable host).`)
 
       ensurePrivateDir(instance.paths.dir);
       const lock = await InstanceLock.acquire(instance.paths, instance.target.raw);
-      const engine = new Engine({ host: instance.target.raw, ssh: instance.ssh, paths: instance.paths, rules, onConflict, bindAddresses, lock, version: VERSION });
+      const engine = new Engine({
+        host: instance.target.raw, ssh: instance.ssh, paths: instance.paths, rules, onConflict, bindAddresses, lock, version: VERSION,
+        routeProbe: instance.direct ? { host: instance.resolved.hostname, port: instance.resolved.port } : null,
+      });
       engine.store.resolved = instance.resolved;
       log.info("rdhpf starting", { version: VERSION, host: instance.target.raw, resolved: instance.identity, pid: process.pid, bind: bindAddresses.join(",") });
 

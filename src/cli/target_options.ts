@@ -10,7 +10,7 @@ import { currentDockerContext, type DockerContext } from "../docker/local_contex
 import { usageError } from "../errors.ts";
 import { instancePaths, type InstancePaths, runtimeDir } from "../daemon/paths.ts";
 import type { SshContext } from "../ssh/argv.ts";
-import { resolveTarget } from "../ssh/resolve.ts";
+import { instanceIdentity, resolveTarget } from "../ssh/resolve.ts";
 import { defaultTargetFromEnv, parseTarget, type SshTarget, validateSshOption } from "../ssh/target.ts";
 
 const log = getLogger(["rdhpf", "cli"]);
@@ -52,6 +52,8 @@ export interface ResolvedInstance {
   /** "user@hostname:port" as ssh itself resolves it (`ssh -G`). */
   identity: string;
   resolved: { user: string; hostname: string; port: number };
+  /** True when ssh dials `resolved` itself (no ProxyJump/ProxyCommand), so a TCP probe there tells whether the network path is back. */
+  direct: boolean;
   paths: InstancePaths;
 }
 
@@ -61,10 +63,10 @@ export async function resolveInstance(host: string | undefined, cli: SshCliOptio
   const options = cli.options.map(validateSshOption);
   const dir = runtimeDir(env);
   const draft: SshContext = { sshBinary: env.RDHPF_SSH ?? "ssh", configFile: cli.configFile, options, target, controlPath: "" };
-  const resolved = await resolveTarget(draft);
-  const identity = `${resolved.user}@${resolved.hostname}:${resolved.port}`;
+  const { target: resolved, direct } = await resolveTarget(draft);
+  const identity = instanceIdentity(resolved);
   const paths = instancePaths(dir, identity);
-  return { target, ssh: { ...draft, controlPath: paths.controlSocket }, identity, resolved, paths };
+  return { target, ssh: { ...draft, controlPath: paths.controlSocket }, identity, resolved, direct, paths };
 }
 
 /** The identity of a raw TARGET, for `rdhpf status --host`. */

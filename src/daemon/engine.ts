@@ -36,6 +36,7 @@ import { Coalescer } from "./coalescer.ts";
 import { type DockerLink, discoverEndpoint, openDockerLink, readCachedEndpoint } from "./docker_link.ts";
 import type { InstanceLock } from "./lock.ts";
 import type { InstancePaths } from "./paths.ts";
+import { ROUTE_PROBE_INTERVAL_MS, RouteWatch, tcpReachable } from "./route_watch.ts";
 import { writeFileAtomic } from "./state_file.ts";
 import { StatusStore } from "./status_store.ts";
 
@@ -54,10 +55,18 @@ export interface EngineOptions {
   version: string;
   resyncIntervalMs?: number;
   healthIntervalMs?: number;
+  /**
+   * Where ssh dials when it connects directly (no ProxyJump/ProxyCommand):
+   * probed during a reconnect's backoff to start it as soon as the network
+   * path is back. null: wait out the backoff.
+   */
+  routeProbe?: { host: string; port: number } | null;
 }
 
 /** Kinds of SSH failure that are the user's configuration, not the network. */
 const CONFIG_KINDS = new Set(["host-key-unknown", "host-key-changed", "auth"]);
+/** Kinds of SSH failure where the network path may be what failed (see route_watch.ts). */
+const PATH_KINDS = new Set(["unreachable", "timeout", "dns"]);
 /** Kinds that end the process when they happen at the very first start. */
 const FATAL_AT_START = new Set(["host-key-unknown", "host-key-changed", "auth", "dns", "unreachable", "timeout"]);
 
@@ -98,10 +107,14 @@ export class Engine {
   private settleRecheck: ReturnType<typeof setTimeout> | null = null;
   private nextFreeRetry: ReturnType<typeof setTimeout> | null = null;
   private nextFreeRetries = 0;
+  /** See EngineOptions.routeProbe. */
+  private readonly route: RouteWatch | null;
   /** --on-conflict next-free choices; kept across reconnects so a moved forward comes back on the same port. */
   private relocations = new Map<string, Relocation>();
 
   constructor(private readonly opts: EngineOptions) {
+    const probe = opts.routeProbe;
+    this.route = probe ? new RouteWatch(() => tcpReachable(probe.host, probe.port, ROUTE_PROBE_INTERVAL_MS)) : null;
     this.store = new StatusStore(opts.host, process.pid, opts.version);
     this.mux = new Mux(opts.ssh);
     this.applier = new ForwardApplier(this.muxBackend(), opts.bindAddresses, findPortOwner);
@@ -160,8 +173,16 @@ export class Engine {
       attempt++;
       this.setState("reconnecting");
       log.info("Reconnecting", { in_ms: delayMs, attempt });
-      await sleep(delayMs, signal);
+      await this.waitBeforeRetry(delayMs, kind, signal);
     }
+  }
+
+  /** The backoff delay, cut short when the network path to a directly dialled host comes back. */
+  private async waitBeforeRetry(delayMs: number, kind: string | null, signal: AbortSignal): Promise<void> {
+    if (!this.route || kind === null || !PATH_KINDS.has(kind) || delayMs <= ROUTE_PROBE_INTERVAL_MS) return sleep(delayMs, signal);
+    const started = Date.now();
+    const outcome = await this.route.wait(delayMs, signal);
+    if (outcome === "back") log.info("Network path to the host is back; reconnecting now", { waited_ms: Date.now() - started });
   }
 
   /** One SSH connection's life. Returns or throws when it is over. */
@@ -192,6 +213,7 @@ export class Engine {
         reconnects: this.store.ssh.reconnects + (this.everConnected ? 1 : 0), connectedSinceMs: Date.now(), consecutiveFailures: 0,
       };
       this.everConnected = true;
+      this.route?.forget();
       log.info("SSH ControlMaster verified healthy", { master_pid: master.pid, connect_ms: Date.now() - connectStarted });
 
       const timers = this.startTimers(master, sessionAbort.signal, endSession);

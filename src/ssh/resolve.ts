@@ -53,13 +53,25 @@ export function parseSshG(stdout: string): ResolvedTarget {
   return parsed.data;
 }
 
+/**
+ * True when ssh dials hostname:port itself: no ProxyJump and no
+ * ProxyCommand ("none" switches either off).
+ */
+export function connectsDirectly(values: Map<string, string[]>): boolean {
+  const set = (key: string) => {
+    const v = values.get(key)?.[0];
+    return v !== undefined && v.toLowerCase() !== "none";
+  };
+  return !set("proxyjump") && !set("proxycommand");
+}
+
 /** The instance identity used for runtime file names: "user@hostname:port". */
 export function instanceIdentity(r: ResolvedTarget): string {
   return `${r.user}@${r.hostname}:${r.port}`;
 }
 
-/** Resolves the context's target with `ssh -G` (same -F and -o as the master). */
-export async function resolveTarget(ctx: SshContext): Promise<ResolvedTarget> {
+/** Resolves the context's target with `ssh -G` (same -F and -o as the master); `direct` as in {@link connectsDirectly}. */
+export async function resolveTarget(ctx: SshContext): Promise<{ target: ResolvedTarget; direct: boolean }> {
   const r = await runSsh({ kind: "resolve" }, ctx, { timeoutMs: 5000 });
   if (r.code !== 0) {
     const f = classifySshStderr(r.stderr);
@@ -69,5 +81,5 @@ export async function resolveTarget(ctx: SshContext): Promise<ResolvedTarget> {
       2,
     );
   }
-  return parseSshG(r.stdout);
+  return { target: parseSshG(r.stdout), direct: connectsDirectly(sshGValues(r.stdout)) };
 }

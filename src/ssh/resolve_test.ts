@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { RdhpfError } from "../errors.ts";
-import { instanceIdentity, parseSshG, sshGValues } from "./resolve.ts";
+import { connectsDirectly, instanceIdentity, parseSshG, sshGValues } from "./resolve.ts";
 
 // The head of real `ssh -G` output (OpenSSH 9.2p1) for an alias.
 const REAL_G = `host tb
@@ -60,4 +60,20 @@ describe("instanceIdentity", () => {
   it("is user@hostname:port", () => {
     assert.equal(instanceIdentity({ user: "root", hostname: "10.200.0.2", port: 22 }), "root@10.200.0.2:22");
   });
+});
+
+describe("connectsDirectly", () => {
+  // Lines as OpenSSH 9.2p1 prints them with -G.
+  const cases: Array<[string, string, boolean]> = [
+    ["no proxy at all", REAL_G, true],
+    ["ProxyJump", `${REAL_G}proxyjump bastion\n`, false],
+    ["ProxyCommand", `${REAL_G}proxycommand nc %h %p\n`, false],
+    ["ProxyCommand none", `${REAL_G}proxycommand none\n`, true],
+    ["ProxyJump none", `${REAL_G}proxyjump none\n`, true],
+  ];
+  for (const [name, text, direct] of cases) {
+    it(`${name}: ${direct ? "direct" : "not direct"}`, () => {
+      assert.equal(connectsDirectly(sshGValues(text)), direct);
+    });
+  }
 });

@@ -40,8 +40,9 @@ describe("SshMaster against a real sshd", { skip }, () => {
   });
 
   it("resolves the alias with ssh -G to the test bed's user, address and port", async () => {
-    const resolved = await resolveTarget(contextFor(tb, rt.dir));
+    const { target: resolved, direct } = await resolveTarget(contextFor(tb, rt.dir));
     assert.deepEqual(resolved, { user: "root", hostname: tb.remoteAddress, port: 22 });
+    assert.equal(direct, true, "the test bed's alias has no ProxyJump or ProxyCommand");
     assert.equal(instanceIdentity(resolved), `root@${tb.remoteAddress}:22`);
   });
 

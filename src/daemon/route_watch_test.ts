@@ -1,0 +1,86 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:net";
+import { RouteWatch, tcpReachable } from "./route_watch.ts";
+
+/** A probe that answers from a script, one answer per call, and counts calls. */
+function scripted(answers: boolean[]) {
+  let calls = 0;
+  return {
+    probe: () => Promise.resolve(answers[Math.min(calls++, answers.length - 1)]!),
+    calls: () => calls,
+  };
+}
+
+describe("RouteWatch", () => {
+  it("returns as soon as the path comes back after being down", async () => {
+    const s = scripted([false, false, true]);
+    const started = Date.now();
+    assert.equal(await new RouteWatch(s.probe, 20).wait(5_000, new AbortController().signal), "back");
+    assert.equal(s.calls(), 3);
+    assert.ok(Date.now() - started < 1_000);
+  });
+
+  it("waits the whole time when the path was never down: ssh's failure is elsewhere, the backoff holds", async () => {
+    const s = scripted([true]);
+    const started = Date.now();
+    assert.equal(await new RouteWatch(s.probe, 20).wait(150, new AbortController().signal), "elapsed");
+    assert.ok(Date.now() - started >= 140);
+    assert.ok(s.calls() > 2, "it kept probing");
+  });
+
+  it("waits the whole time while the path stays down", async () => {
+    const s = scripted([false]);
+    assert.equal(await new RouteWatch(s.probe, 20).wait(100, new AbortController().signal), "elapsed");
+  });
+
+  it("counts the path as down across waits: it may come back during an ssh attempt that still fails", async () => {
+    let up = false;
+    const watch = new RouteWatch(() => Promise.resolve(up), 20);
+    const never = new AbortController().signal;
+    assert.equal(await watch.wait(30, never), "elapsed");
+    up = true; // while ssh tried and failed
+    const started = Date.now();
+    assert.equal(await watch.wait(5_000, never), "back");
+    assert.ok(Date.now() - started < 500);
+  });
+
+  it("needs the path to go down again before it cuts another wait short", async () => {
+    const s = scripted([false, true]);
+    const watch = new RouteWatch(s.probe, 20);
+    const never = new AbortController().signal;
+    assert.equal(await watch.wait(5_000, never), "back");
+    assert.equal(await watch.wait(100, never), "elapsed");
+  });
+
+  it("forgets a down path once a connection succeeded", async () => {
+    let up = false;
+    const watch = new RouteWatch(() => Promise.resolve(up), 20);
+    const never = new AbortController().signal;
+    assert.equal(await watch.wait(30, never), "elapsed");
+    watch.forget();
+    up = true;
+    assert.equal(await watch.wait(100, never), "elapsed");
+  });
+
+  it("ends at once when aborted", async () => {
+    const ac = new AbortController();
+    const s = scripted([false]);
+    const waiting = new RouteWatch(s.probe, 20).wait(10_000, ac.signal);
+    setTimeout(() => ac.abort(), 30);
+    const started = Date.now();
+    assert.equal(await waiting, "aborted");
+    assert.ok(Date.now() - started < 500);
+  });
+});
+
+describe("tcpReachable", () => {
+  it("is true for a listening port and false once nothing listens there", async () => {
+    const server = createServer((c) => c.destroy());
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    assert.equal(await tcpReachable("127.0.0.1", port, 1_000), true);
+    await new Promise<void>((r) => server.close(() => r()));
+    assert.equal(await tcpReachable("127.0.0.1", port, 1_000), false);
+  });
+});
