@@ -16,6 +16,7 @@
 import { rmSync } from "node:fs";
 import { getLogger } from "@logtape/logtape";
 import { hostPort } from "../address.ts";
+import { connects } from "../connects.ts";
 import { isContainerLifecycleEvent } from "../docker/events.ts";
 import type { ObservedContainer } from "../docker/types.ts";
 import { RdhpfError } from "../errors.ts";
@@ -36,7 +37,7 @@ import { Coalescer } from "./coalescer.ts";
 import { type DockerLink, discoverEndpoint, openDockerLink, readCachedEndpoint } from "./docker_link.ts";
 import type { InstanceLock } from "./lock.ts";
 import type { InstancePaths } from "./paths.ts";
-import { ROUTE_PROBE_INTERVAL_MS, RouteWatch, tcpReachable } from "./route_watch.ts";
+import { ROUTE_PROBE_INTERVAL_MS, RouteWatch } from "./route_watch.ts";
 import { writeFileAtomic } from "./state_file.ts";
 import { StatusStore } from "./status_store.ts";
 
@@ -114,7 +115,7 @@ export class Engine {
 
   constructor(private readonly opts: EngineOptions) {
     const probe = opts.routeProbe;
-    this.route = probe ? new RouteWatch(() => tcpReachable(probe.host, probe.port, ROUTE_PROBE_INTERVAL_MS)) : null;
+    this.route = probe ? new RouteWatch(() => connects({ host: probe.host, port: probe.port }, ROUTE_PROBE_INTERVAL_MS)) : null;
     this.store = new StatusStore(opts.host, process.pid, opts.version);
     this.mux = new Mux(opts.ssh);
     this.applier = new ForwardApplier(this.muxBackend(), opts.bindAddresses, findPortOwner);

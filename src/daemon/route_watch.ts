@@ -10,7 +10,6 @@
  *
  * @module
  */
-import { connect } from "node:net";
 import { sleep } from "./backoff.ts";
 
 /** How often the path is probed while a reconnect waits. */
@@ -54,19 +53,4 @@ export class RouteWatch {
     }
     return "aborted";
   }
-}
-
-/** True when a TCP connection to host:port completes within `timeoutMs`. Sends no data. */
-export function tcpReachable(host: string, port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), timeoutMs);
-    socket.once("connect", () => done(true));
-    socket.once("error", () => done(false));
-  });
 }

@@ -1,7 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
-import { RouteWatch, tcpReachable } from "./route_watch.ts";
+import { RouteWatch } from "./route_watch.ts";
 
 /** A probe that answers from a script, one answer per call, and counts calls. */
 function scripted(answers: boolean[]) {
@@ -71,16 +70,5 @@ describe("RouteWatch", () => {
     const started = Date.now();
     assert.equal(await waiting, "aborted");
     assert.ok(Date.now() - started < 500);
-  });
-});
-
-describe("tcpReachable", () => {
-  it("is true for a listening port and false once nothing listens there", async () => {
-    const server = createServer((c) => c.destroy());
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    const port = (server.address() as { port: number }).port;
-    assert.equal(await tcpReachable("127.0.0.1", port, 1_000), true);
-    await new Promise<void>((r) => server.close(() => r()));
-    assert.equal(await tcpReachable("127.0.0.1", port, 1_000), false);
   });
 });

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { connect } from "node:net";
+import { connects } from "../connects.ts";
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
@@ -89,21 +89,6 @@ async function probeSshClient(sshBinary: string): Promise<DoctorFacts["sshClient
   }
 }
 
-/** True when something accepts connections on the unix socket. */
-function socketAnswers(path: string, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = connect({ path });
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      c.destroy();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), timeoutMs);
-    c.once("connect", () => done(true));
-    c.once("error", () => done(false));
-  });
-}
-
 /** `~/` and `%d` as ssh expands them: the passwd home, not $HOME. */
 function expandHome(path: string): string {
   const home = userInfo().homedir;
@@ -123,7 +108,7 @@ async function probeAgent(g: Map<string, string[]>, env: Record<string, string |
     socket = env.SSH_AUTH_SOCK;
     source = "SSH_AUTH_SOCK";
   }
-  const reachable = socket === null ? null : await socketAnswers(socket, TIMEOUTS.agent);
+  const reachable = socket === null ? null : await connects({ path: socket }, TIMEOUTS.agent);
   return { socket, source, reachable, keyFiles };
 }
 
