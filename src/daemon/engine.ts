@@ -39,7 +39,7 @@ import type { InstanceLock } from "./lock.ts";
 import type { InstancePaths } from "./paths.ts";
 import { ROUTE_PROBE_INTERVAL_MS, RouteWatch } from "./route_watch.ts";
 import { writeFileAtomic } from "./state_file.ts";
-import { StatusStore } from "./status_store.ts";
+import { CONFLICT_ERROR, StatusStore } from "./status_store.ts";
 
 const log = getLogger(["rdhpf", "engine"]);
 
@@ -405,7 +405,7 @@ export class Engine {
 
     this.store.reported = desired.filter((d) => d.disposition !== "wanted");
     const conflicted = this.applier.blocked.size > 0 || desired.some((d) => d.disposition === "claimed");
-    this.setState(conflicted ? "degraded" : "connected", conflicted ? "some forwards are in conflict" : null);
+    this.setState(conflicted ? "degraded" : "connected", conflicted ? CONFLICT_ERROR : null);
   }
 
   /**

@@ -12,6 +12,8 @@ import type { BlockedForward, EndedForward } from "../forward/applier.ts";
 import type { ContainerStatus, DaemonState, ForwardStatus, StatusDocument } from "../status/schema.ts";
 
 const LATENCY_SAMPLES = 100;
+/** `last_error` while the only trouble is forwards in conflict. */
+export const CONFLICT_ERROR = "some forwards are in conflict";
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -82,15 +84,16 @@ export class StatusStore {
       rows.push(this.reportedRow(d, state, d.reason, this.updatedAtMs, forwards.bindAddresses));
     }
     rows.sort((a, b) => a.local_port - b.local_port || a.container_name.localeCompare(b.container_name));
+    const { state, lastError } = this.stateGiven(rows);
     return {
       host: this.host,
       resolved: this.resolved,
       pid: this.pid,
       version: this.version,
-      state: this.state,
+      state,
       started_at: iso(this.startedAtMs)!,
       updated_at: iso(this.updatedAtMs)!,
-      last_error: this.lastError,
+      last_error: lastError,
       ssh: {
         connected: this.ssh.connected, master_pid: this.ssh.masterPid, connections_opened: this.ssh.connectionsOpened,
         reconnects: this.ssh.reconnects, connected_since: iso(this.ssh.connectedSinceMs), consecutive_failures: this.ssh.consecutiveFailures,
@@ -111,6 +114,19 @@ export class StatusStore {
         since: iso(h.sinceMs)!, ended_at: iso(h.endedAtMs)!, end_reason: h.endReason,
       })),
     };
+  }
+
+  /**
+   * The state as the rows show it. The engine sets "degraded" for conflicts
+   * at the end of a reconcile, but the control socket can answer while the
+   * applier is halfway through one; deriving it here keeps the header, the
+   * rows and `rdhpf status`'s exit code in agreement at every instant.
+   */
+  private stateGiven(rows: ForwardStatus[]): { state: StatusStore["state"]; lastError: string | null } {
+    const conflicted = rows.some((r) => r.state === "conflict");
+    if (this.state === "connected" && conflicted) return { state: "degraded", lastError: this.lastError ?? CONFLICT_ERROR };
+    if (this.state === "degraded" && !conflicted && this.lastError === CONFLICT_ERROR) return { state: "connected", lastError: null };
+    return { state: this.state, lastError: this.lastError };
   }
 
   private reportedRow(d: DesiredForward, state: ForwardStatus["state"], reason: string | null, sinceMs: number, bind: string[]): ForwardStatus {

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { StatusDocumentSchema } from "../status/schema.ts";
-import { percentile, StatusStore } from "./status_store.ts";
+import { CONFLICT_ERROR, percentile, StatusStore } from "./status_store.ts";
 
 const port = (publicPort: number, protocol: "tcp" | "udp" = "tcp", hostIp = "0.0.0.0") => ({ privatePort: 80, publicPort, hostIp, protocol });
 const empty = { active: [], blocked: [], history: [], bindAddresses: ["127.0.0.1", "::1"] };
@@ -27,6 +27,37 @@ describe("StatusStore", () => {
     const doc = store.document(empty);
     assert.equal(doc.forwards_added_total, 3);
     assert.equal(doc.forwards_removed_total, 1);
+  });
+});
+
+describe("StatusStore state", () => {
+  const desired = { containerId: "c1", containerName: "busy", containerCreatedS: 1, localPort: 5432, remoteHost: "127.0.0.1", remotePort: 5432, protocol: "tcp" as const, disposition: "wanted" as const, reason: null };
+  const blocked = { ...empty, blocked: [{ desired, reason: "local port 5432 is in use by pid 9 (postgres)", sinceMs: 0 }] };
+
+  it("says degraded as soon as a row is in conflict, before the engine's reconcile has finished", () => {
+    const store = new StatusStore("h", 1, "0.0.0");
+    store.state = "connected";
+    const doc = store.document(blocked);
+    assert.equal(doc.state, "degraded");
+    assert.equal(doc.last_error, CONFLICT_ERROR);
+  });
+
+  it("says connected once the conflict is gone, when the conflict was the only trouble", () => {
+    const store = new StatusStore("h", 1, "0.0.0");
+    store.state = "degraded";
+    store.lastError = CONFLICT_ERROR;
+    const doc = store.document(empty);
+    assert.equal(doc.state, "connected");
+    assert.equal(doc.last_error, null);
+  });
+
+  it("keeps degraded for other trouble, and reconnecting whatever the rows say", () => {
+    const store = new StatusStore("h", 1, "0.0.0");
+    store.state = "degraded";
+    store.lastError = "Docker event stream interrupted";
+    assert.equal(store.document(empty).state, "degraded");
+    store.state = "reconnecting";
+    assert.equal(store.document(blocked).state, "reconnecting");
   });
 });
 
