@@ -39,7 +39,7 @@ import type { InstanceLock } from "./lock.ts";
 import type { InstancePaths } from "./paths.ts";
 import { ROUTE_PROBE_INTERVAL_MS, RouteWatch } from "./route_watch.ts";
 import { writeFileAtomic } from "./state_file.ts";
-import { CONFLICT_ERROR, StatusStore } from "./status_store.ts";
+import { StatusStore } from "./status_store.ts";
 
 const log = getLogger(["rdhpf", "engine"]);
 
@@ -404,8 +404,8 @@ export class Engine {
     this.retryNextFreeSoon(outcome.blocked.length > 0);
 
     this.store.reported = desired.filter((d) => d.disposition !== "wanted");
-    const conflicted = this.applier.blocked.size > 0 || desired.some((d) => d.disposition === "claimed");
-    this.setState(conflicted ? "degraded" : "connected", conflicted ? CONFLICT_ERROR : null);
+    // Forwards in conflict make the status read `degraded` through their rows (StatusStore.stateGiven).
+    this.setState("connected", null);
   }
 
   /**

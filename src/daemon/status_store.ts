@@ -13,7 +13,7 @@ import type { ContainerStatus, DaemonState, ForwardStatus, StatusDocument } from
 
 const LATENCY_SAMPLES = 100;
 /** `last_error` while the only trouble is forwards in conflict. */
-export const CONFLICT_ERROR = "some forwards are in conflict";
+const CONFLICT_ERROR = "some forwards are in conflict";
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -117,15 +117,14 @@ export class StatusStore {
   }
 
   /**
-   * The state as the rows show it. The engine sets "degraded" for conflicts
-   * at the end of a reconcile, but the control socket can answer while the
-   * applier is halfway through one; deriving it here keeps the header, the
-   * rows and `rdhpf status`'s exit code in agreement at every instant.
+   * The state as the rows show it: a connected instance with a forward in
+   * conflict is `degraded`. Derived here, from the same rows, rather than set
+   * by the engine after a reconcile, because the control socket can answer
+   * while the applier is halfway through one; so the header, the rows and
+   * `rdhpf status`'s exit code agree at every instant.
    */
   private stateGiven(rows: ForwardStatus[]): { state: StatusStore["state"]; lastError: string | null } {
-    const conflicted = rows.some((r) => r.state === "conflict");
-    if (this.state === "connected" && conflicted) return { state: "degraded", lastError: this.lastError ?? CONFLICT_ERROR };
-    if (this.state === "degraded" && !conflicted && this.lastError === CONFLICT_ERROR) return { state: "connected", lastError: null };
+    if (this.state === "connected" && rows.some((r) => r.state === "conflict")) return { state: "degraded", lastError: this.lastError ?? CONFLICT_ERROR };
     return { state: this.state, lastError: this.lastError };
   }
 
