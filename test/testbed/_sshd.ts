@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "./_exec.ts";
 import { spawnInNetns, tail, waitFor } from "./_daemons.ts";
@@ -101,8 +101,21 @@ export function sshdConfigText(p: SshPaths, s: SshdSettings): string {
   ].join("\n");
 }
 
-/** Writes sshd_config and checks it with `sshd -t`. */
+/**
+ * sshd's privilege separation directory. A brand-new Debian machine has none
+ * (systemd's tmpfiles or the ssh service would make it), and both `sshd -t`
+ * and sshd itself refuse to run without it: "Missing privilege separation
+ * directory: /run/sshd". It must be root-owned and not group/world-writable.
+ */
+export function ensurePrivsepDir(): void {
+  mkdirSync("/run/sshd", { recursive: true });
+  chownSync("/run/sshd", 0, 0);
+  chmodSync("/run/sshd", 0o755);
+}
+
+/** Writes sshd_config and checks it with `sshd -t` (which needs the privsep dir too). */
 export async function writeSshdConfig(p: SshPaths, s: Omit<SshdSettings, "usePam">): Promise<void> {
+  ensurePrivsepDir();
   writeFileSync(p.sshdConfig, sshdConfigText(p, { ...s, usePam: rootLocked() }), { mode: 0o600 });
   const r = await run(["/usr/sbin/sshd", "-t", "-f", p.sshdConfig]);
   if (r.code !== 0) throw new Error(`sshd rejected its config ${p.sshdConfig}: ${r.stderr.trim()}`);
@@ -152,7 +165,7 @@ function listeningCount(logFile: string): number {
  * "Accepted publickey", never reach the -E file.
  */
 export async function startSshd(netns: string, p: SshPaths): Promise<number> {
-  mkdirSync("/run/sshd", { recursive: true, mode: 0o755 }); // privilege separation dir, absent on fresh machines
+  ensurePrivsepDir(); // again: something may have removed it since the config check
   const before = listeningCount(p.sshdLog);
   const pid = spawnInNetns(netns, ["/usr/sbin/sshd", "-D", "-f", p.sshdConfig, "-E", p.sshdLog], join(p.sshdLog + ".stderr"));
   await waitFor("sshd", pid, p.sshdLog, () => listeningCount(p.sshdLog) > before, 15_000).catch((e: Error) => {
