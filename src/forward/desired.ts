@@ -61,6 +61,9 @@ function uniqueBindings(ports: PublishedPort[]): PublishedPort[] {
  */
 export const DEFAULT_MAX_FORWARDS = 4096;
 
+/** A value of `--max-forwards` / `maxForwards`: there are only 65,535 local ports. */
+export const MaxForwardsSchema = z.number().int().min(1).max(65535);
+
 /** Why a forward over the cap is not forwarded, as status shows it. */
 export function overCapReason(maxForwards: number): string {
   return `over the limit of ${maxForwards} forwards for this host (--max-forwards); older containers and lower ports are kept`;
