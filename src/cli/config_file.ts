@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { usageError } from "../errors.ts";
 import { OnConflictSchema } from "../forward/conflict.ts";
+import { MaxForwardsSchema } from "../forward/desired.ts";
 import { parsePortMap, parsePortRanges } from "../forward/rules.ts";
 import { LogFormatSchema, LogLevelSchema } from "../log/mod.ts";
 
@@ -37,6 +38,7 @@ export const ConfigFileSchema = z.strictObject({
   excludePorts: portRule((v) => parsePortRanges(v, "excludePorts")).optional(),
   map: z.array(portRule(parsePortMap)).optional(),
   onConflict: OnConflictSchema.optional(),
+  maxForwards: MaxForwardsSchema.optional(),
 });
 export type ConfigFile = z.infer<typeof ConfigFileSchema>;
 

@@ -36,6 +36,14 @@ describe("loadConfigFile", () => {
       assert.throws(() => loadConfigFile(p), (e: unknown) => e instanceof RdhpfError && e.message.includes("logLevel"));
     });
   });
+  it("reads maxForwards and names it when it is not a whole number from 1 to 65535", () => {
+    withFile(JSON.stringify({ maxForwards: 1000 }), (p) => assert.deepEqual(loadConfigFile(p), { maxForwards: 1000 }));
+    for (const bad of [0, 70000, 1.5, "100"]) {
+      withFile(JSON.stringify({ maxForwards: bad }), (p) => {
+        assert.throws(() => loadConfigFile(p), (e: unknown) => e instanceof RdhpfError && e.exitCode === 2 && e.message.includes("maxForwards"));
+      });
+    }
+  });
   it("reads the conflict policy and names it when it is bad", () => {
     withFile(JSON.stringify({ onConflict: "next-free" }), (p) => assert.deepEqual(loadConfigFile(p), { onConflict: "next-free" }));
     withFile(JSON.stringify({ onConflict: "steal" }), (p) => {

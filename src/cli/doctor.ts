@@ -39,7 +39,7 @@ Exit status: 0 when no check failed, 1 when one did, 2 for bad input.`)
       if (host !== undefined) parseTarget(host);
       const options = (o.sshOption.length > 0 ? o.sshOption : cfg.sshOptions ?? []).map(validateSshOption);
       // The forwarding options `rdhpf run` would get: they decide which local ports the doctor checks.
-      const { rules, binds, onConflict } = forwardingSettings(o, cfg);
+      const { rules, binds, onConflict, maxForwards } = forwardingSettings(o, cfg);
       const report = await runDoctor({
         host,
         hostSource: o.host !== undefined ? "--host" : "the config file",
@@ -47,6 +47,7 @@ Exit status: 0 when no check failed, 1 when one did, 2 for bad input.`)
         rules,
         binds,
         onConflict,
+        maxForwards,
         env,
         rdhpfVersion: VERSION,
         hasIpv6Loopback,

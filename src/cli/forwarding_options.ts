@@ -1,16 +1,18 @@
 /**
  * The options that say what `rdhpf run` forwards and where it listens:
- * `--bind`, `--include-ports`, `--exclude-ports`, `--map` and `--on-conflict`.
+ * `--bind`, `--include-ports`, `--exclude-ports`, `--map`, `--on-conflict` and
+ * `--max-forwards`.
  * Declared and resolved here once, so that `run`, `doctor` (which checks the
  * local ports `run` would take) and `service install` (which validates them
  * before writing a service) agree on their spelling, parsing and precedence.
  *
  * @module
  */
-import { type Command, Option, type OptionValues } from "@commander-js/extra-typings";
+import { type Command, InvalidArgumentError, Option, type OptionValues } from "@commander-js/extra-typings";
 import { isIP } from "node:net";
 import { usageError } from "../errors.ts";
 import { type OnConflict, OnConflictSchema } from "../forward/conflict.ts";
+import { DEFAULT_MAX_FORWARDS, MaxForwardsSchema } from "../forward/desired.ts";
 import { NO_RULES, parsePortMap, parsePortRanges, type PortRules } from "../forward/rules.ts";
 import type { ConfigFile } from "./config_file.ts";
 import { collect } from "./options.ts";
@@ -21,7 +23,15 @@ export function withForwardingOptions<Args extends unknown[], Opts extends Optio
     .option("--include-ports <list>", "forward only these remote ports, e.g. 3000-9999,5432")
     .option("--exclude-ports <list>", "never forward these remote ports, e.g. 22,2375-2376 (wins over --include-ports)")
     .option("--map <remote:local>", "forward remote port REMOTE to local port LOCAL (repeatable)", collect, [] as string[])
-    .addOption(new Option("--on-conflict <policy>", "when a local port is taken: wait for it, or use the next free port (default: wait)").choices(OnConflictSchema.options));
+    .addOption(new Option("--on-conflict <policy>", "when a local port is taken: wait for it, or use the next free port (default: wait)").choices(OnConflictSchema.options))
+    .option("--max-forwards <n>", `forward at most N ports of this host; the rest show as ignored in status (default: ${DEFAULT_MAX_FORWARDS})`, parseMaxForwards);
+}
+
+/** Commander parser of `--max-forwards`: a whole number from 1 to 65535. */
+export function parseMaxForwards(value: string): number {
+  const n = /^\d{1,5}$/.test(value) ? Number(value) : Number.NaN;
+  if (!MaxForwardsSchema.safeParse(n).success) throw new InvalidArgumentError("a whole number from 1 to 65535, e.g. --max-forwards 1000");
+  return n;
 }
 
 /** The parsed values of the options above, as commander hands them over. */
@@ -31,6 +41,7 @@ export interface ForwardingOptionValues {
   excludePorts?: string;
   map: string[];
   onConflict?: OnConflict;
+  maxForwards?: number;
 }
 
 export interface ForwardingSettings {
@@ -38,6 +49,8 @@ export interface ForwardingSettings {
   /** Validated --bind addresses; empty means the default loopbacks (see {@link listenAddresses}). */
   binds: string[];
   onConflict: OnConflict;
+  /** Most forwards (local ports) for the host; see `capForwards`. */
+  maxForwards: number;
 }
 
 /** Command line over config file, each option on its own; throws a usage error naming a bad value. */
@@ -46,6 +59,7 @@ export function forwardingSettings(o: ForwardingOptionValues, cfg: ConfigFile): 
     rules: buildRules(o.includePorts ?? cfg.includePorts, o.excludePorts ?? cfg.excludePorts, o.map.length > 0 ? o.map : cfg.map ?? []),
     binds: (o.bind.length > 0 ? o.bind : cfg.bind ?? []).map(validateBind),
     onConflict: o.onConflict ?? cfg.onConflict ?? "wait",
+    maxForwards: o.maxForwards ?? cfg.maxForwards ?? DEFAULT_MAX_FORWARDS,
   };
 }
 

@@ -52,7 +52,7 @@ host key, authentication failure, unreachable host).`)
 
       const host = o.host ?? (env.RDHPF_HOST ? undefined : cfg.host);
       const sshOptions = o.sshOption.length > 0 ? o.sshOption : cfg.sshOptions ?? [];
-      const { rules, binds, onConflict } = forwardingSettings(o, cfg);
+      const { rules, binds, onConflict, maxForwards } = forwardingSettings(o, cfg);
       const instance = await resolveInstance(host, { configFile: o.sshConfig ?? cfg.sshConfig ?? null, options: sshOptions });
       const bindAddresses = listenAddresses(binds, await hasIpv6Loopback());
       if (binds.length === 0 && bindAddresses.length === 1) log.info("No IPv6 loopback on this machine; listening on 127.0.0.1 only");
@@ -66,7 +66,7 @@ host key, authentication failure, unreachable host).`)
       ensurePrivateDir(instance.paths.dir);
       const lock = await InstanceLock.acquire(instance.paths, instance.target.raw);
       const engine = new Engine({
-        host: instance.target.raw, ssh: instance.ssh, paths: instance.paths, rules, onConflict, bindAddresses, lock, version: VERSION,
+        host: instance.target.raw, ssh: instance.ssh, paths: instance.paths, rules, onConflict, maxForwards, bindAddresses, lock, version: VERSION,
         routeProbe: instance.direct ? { host: instance.resolved.hostname, port: instance.resolved.port } : null,
       });
       engine.store.resolved = instance.resolved;

@@ -82,9 +82,9 @@ describe("rdhpf service install", () => {
   });
 
   it("--platform linux writes the unit (and, off Linux or without systemctl, prints the commands)", async () => {
-    const r = await service(["install", "--platform", "linux", "--host", "dockerbox", "--log-file", "logs/rdhpf.log"]);
+    const r = await service(["install", "--platform", "linux", "--host", "dockerbox", "--max-forwards", "500", "--log-file", "logs/rdhpf.log"]);
     const unit = readFileSync(join(r.home, ".config/systemd/user/rdhpf.service"), "utf8");
-    assert.match(unit, new RegExp(`^ExecStart="${binary}" "run" "--host" "dockerbox" "--log-file" "${join(scratch, "logs/rdhpf.log")}"$`, "m"));
+    assert.match(unit, new RegExp(`^ExecStart="${binary}" "run" "--host" "dockerbox" "--max-forwards" "500" "--log-file" "${join(scratch, "logs/rdhpf.log")}"$`, "m"));
     assert.match(r.out, /systemctl --user daemon-reload/);
   });
 
@@ -140,6 +140,12 @@ describe("rdhpf service install", () => {
 
   it("refuses a binary that is not there (exit 2) when installing on this platform", async () => {
     await assert.rejects(service(["install", "--host", "dockerbox", "--binary", join(scratch, "missing")]), usage(/not an executable file/));
+  });
+
+  it("refuses a --max-forwards that is not a whole number from 1 to 65535, writing nothing", async () => {
+    const home = join(scratch, `home-${homes++}`);
+    await assert.rejects(service(["install", "--host", "dockerbox", "--max-forwards", "70000"], { home }), (e: unknown) => (e as { code?: string }).code === "commander.invalidArgument");
+    assert.deepEqual(readdirSync(home), []);
   });
 
   it("refuses, with --platform, a platform it cannot write for", async () => {

@@ -22,7 +22,7 @@ import type { ObservedContainer } from "../docker/types.ts";
 import { RdhpfError } from "../errors.ts";
 import { type BackendResult, ForwardApplier, type ForwardBackend, type ForwardSpec } from "../forward/applier.ts";
 import { type OnConflict, type Relocation, resolveConflicts } from "../forward/conflict.ts";
-import { type DesiredForward, desiredForwards } from "../forward/desired.ts";
+import { DEFAULT_MAX_FORWARDS, type DesiredForward, desiredForwards, overCapReason } from "../forward/desired.ts";
 import { planForwards } from "../forward/diff.ts";
 import { findPortOwner } from "../forward/port_owner.ts";
 import { localPortProbe } from "../forward/port_probe.ts";
@@ -51,6 +51,8 @@ export interface EngineOptions {
   rules: PortRules;
   /** What to do when a wanted local port is taken (default "wait"). */
   onConflict?: OnConflict;
+  /** Most forwards for this host (--max-forwards); default DEFAULT_MAX_FORWARDS. */
+  maxForwards?: number;
   bindAddresses: string[];
   lock: InstanceLock;
   version: string;
@@ -103,6 +105,8 @@ export class Engine {
   private readonly resyncIntervalMs: number;
   private readonly healthIntervalMs: number;
   private readonly announcedBlocks = new Map<number, string>();
+  /** How many ports --max-forwards left out at the last warning (see warnOverCap). */
+  private overCapAnnounced = 0;
   private readonly firstSeenMs = new Map<string, number>();
   private listedOnce = false;
   private settleRecheck: ReturnType<typeof setTimeout> | null = null;
@@ -373,7 +377,8 @@ export class Engine {
     if (!link || !this.master) return;
     const containers = this.withObservedStart(await link.client.listContainers());
     this.store.setContainers(containers);
-    const desired = await this.resolvePortConflicts(desiredForwards(containers, this.opts.rules));
+    const desired = await this.resolvePortConflicts(desiredForwards(containers, this.opts.rules, this.opts.maxForwards));
+    this.warnOverCap(desired);
     const plan = planForwards(desired, this.applier.active);
     const outcome = await this.applier.apply(plan);
     const now = Date.now();
@@ -406,6 +411,21 @@ export class Engine {
     this.store.reported = desired.filter((d) => d.disposition !== "wanted");
     // Forwards in conflict make the status read `degraded` through their rows (StatusStore.stateGiven).
     this.setState("connected", null);
+  }
+
+  /**
+   * One line for all ports that --max-forwards leaves out (never one per
+   * port), and only when their number changes: the resync every 30 s would
+   * otherwise repeat it forever.
+   */
+  private warnOverCap(desired: DesiredForward[]): void {
+    const maxForwards = this.opts.maxForwards ?? DEFAULT_MAX_FORWARDS;
+    const reason = overCapReason(maxForwards);
+    const over = desired.filter((d) => d.disposition === "ignored" && d.reason === reason).length;
+    if (over > 0 && over !== this.overCapAnnounced) {
+      log.warn("More published ports than --max-forwards; the rest are ignored (see rdhpf status)", { max_forwards: maxForwards, ignored: over });
+    }
+    this.overCapAnnounced = over;
   }
 
   /**

@@ -52,6 +52,8 @@ export interface DoctorOptions {
   binds: string[];
   /** What `rdhpf run` does with a busy local port. */
   onConflict: OnConflict;
+  /** --max-forwards, so that the ports checked are the ones `rdhpf run` would take. */
+  maxForwards?: number;
   env: Record<string, string | undefined>;
   rdhpfVersion: string;
   /** Whether this machine can listen on ::1 (the same test `rdhpf run` makes). */
@@ -233,7 +235,7 @@ async function probeRemote(ctx: SshContext, paths: InstancePaths, created: (mast
 }
 
 async function probePorts(containers: ObservedContainer[], opts: DoctorOptions, ipv6: boolean, instance: DoctorFacts["instance"]): Promise<NonNullable<DoctorFacts["ports"]>> {
-  const wanted = desiredForwards(containers, opts.rules).filter((d) => d.disposition === "wanted");
+  const wanted = desiredForwards(containers, opts.rules, opts.maxForwards).filter((d) => d.disposition === "wanted");
   const held = new Set(instance?.live ? instance.activeLocalPorts : []);
   const probe = localPortProbe(listenAddresses(opts.binds, ipv6));
   const busy: BusyPort[] = [];

@@ -55,10 +55,44 @@ function uniqueBindings(ports: PublishedPort[]): PublishedPort[] {
 }
 
 /**
+ * Default of `--max-forwards`: forwards (local ports) per host. Each one is a
+ * listener per local address in the SSH master (two with 127.0.0.1 and ::1),
+ * so the default keeps the master under ~8,200 listening sockets.
+ */
+export const DEFAULT_MAX_FORWARDS = 4096;
+
+/** A value of `--max-forwards` / `maxForwards`: there are only 65,535 local ports. */
+export const MaxForwardsSchema = z.number().int().min(1).max(65535);
+
+/** Why a forward over the cap is not forwarded, as status shows it. */
+export function overCapReason(maxForwards: number): string {
+  return `over the limit of ${maxForwards} forwards for this host (--max-forwards); older containers and lower ports are kept`;
+}
+
+/**
+ * Keeps at most `maxForwards` wanted forwards; the rest become "ignored"
+ * with a reason. Older containers keep theirs first, then lower local
+ * ports, so a container started later (hostile or mistaken) cannot push
+ * out forwards that already work, and the choice is the same every run.
+ */
+export function capForwards(forwards: DesiredForward[], maxForwards: number): DesiredForward[] {
+  const wanted = forwards.filter((f) => f.disposition === "wanted");
+  if (wanted.length <= maxForwards) return forwards;
+  const kept = new Set(
+    wanted
+      .sort((a, b) => a.containerCreatedS - b.containerCreatedS || (a.containerId < b.containerId ? -1 : a.containerId > b.containerId ? 1 : 0) || a.localPort - b.localPort)
+      .slice(0, maxForwards),
+  );
+  const reason = overCapReason(maxForwards);
+  return forwards.map((f) => (f.disposition !== "wanted" || kept.has(f) ? f : { ...f, disposition: "ignored" as const, reason }));
+}
+
+/**
  * Computes the desired forwards. Ordering is stable (by local port, then
  * container name) so that logs and status read the same run after run.
+ * At most `maxForwards` are wanted (see `capForwards`).
  */
-export function desiredForwards(containers: ObservedContainer[], rules: PortRules): DesiredForward[] {
+export function desiredForwards(containers: ObservedContainer[], rules: PortRules, maxForwards = DEFAULT_MAX_FORWARDS): DesiredForward[] {
   const out: DesiredForward[] = [];
   for (const c of containers) {
     const ignored = isIgnored(c.labels);
@@ -91,10 +125,10 @@ export function desiredForwards(containers: ObservedContainer[], rules: PortRule
       winner.set(f.localPort, f);
     }
   }
-  const result = out.map((f) => {
+  const result = capForwards(out.map((f) => {
     if (f.disposition !== "wanted") return f;
     const w = winner.get(f.localPort)!;
     return w === f ? f : { ...f, disposition: "claimed" as const, reason: `local port ${f.localPort} claimed by ${w.containerName}` };
-  });
+  }), maxForwards);
   return result.sort((a, b) => a.localPort - b.localPort || a.containerName.localeCompare(b.containerName) || a.protocol.localeCompare(b.protocol));
 }

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { ObservedContainer } from "../docker/types.ts";
-import { desiredForwards, remoteHostFor } from "./desired.ts";
+import { DEFAULT_MAX_FORWARDS, desiredForwards, overCapReason, remoteHostFor } from "./desired.ts";
 import { NO_RULES, parsePortRanges, type PortRules } from "./rules.ts";
 
 function container(over: Partial<ObservedContainer> & Pick<ObservedContainer, "ports">): ObservedContainer {
@@ -97,5 +97,78 @@ describe("desiredForwards", () => {
 
   it("returns nothing for containers without published ports", () => {
     assert.deepEqual(desiredForwards([container({ ports: [] })], NO_RULES), []);
+  });
+});
+
+describe("desiredForwards with --max-forwards", () => {
+  const ports = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => tcp(from + i));
+  const wantedOf = (out: ReturnType<typeof desiredForwards>) => out.filter((f) => f.disposition === "wanted").map((f) => `${f.containerName}:${f.localPort}`);
+
+  const cases: Array<{ name: string; containers: ObservedContainer[]; max: number; wanted: string[] }> = [
+    {
+      name: "keeps every forward when they fit",
+      containers: [container({ ports: ports(8000, 8002) })],
+      max: 3,
+      wanted: ["web:8000", "web:8001", "web:8002"],
+    },
+    {
+      name: "keeps the lowest ports of one container",
+      containers: [container({ ports: [tcp(9000), tcp(8000), tcp(8500)] })],
+      max: 2,
+      wanted: ["web:8000", "web:8500"],
+    },
+    {
+      name: "keeps the older container's forwards before a newer one's, even when its ports are higher",
+      containers: [
+        container({ id: "n", name: "new", createdS: 200, ports: ports(1000, 1002) }),
+        container({ id: "o", name: "old", createdS: 100, ports: ports(5000, 5002) }),
+      ],
+      max: 4,
+      wanted: ["new:1000", "old:5000", "old:5001", "old:5002"],
+    },
+    {
+      name: "breaks a tie in age by container id",
+      containers: [
+        container({ id: "b", name: "second", createdS: 100, ports: [tcp(1000)] }),
+        container({ id: "a", name: "first", createdS: 100, ports: [tcp(2000)] }),
+      ],
+      max: 1,
+      wanted: ["first:2000"],
+    },
+    {
+      name: "does not count ignored, claimed or UDP ports against the cap",
+      containers: [
+        container({ id: "i", name: "skipped", createdS: 1, labels: { "rdhpf.ignore": "true" }, ports: ports(100, 110) }),
+        container({ id: "w", name: "web", createdS: 2, ports: [tcp(3000), { ...tcp(3001), protocol: "udp" as const }, tcp(3002)] }),
+      ],
+      max: 2,
+      wanted: ["web:3000", "web:3002"],
+    },
+    {
+      name: "keeps nothing with a cap of 0",
+      containers: [container({ ports: [tcp(80)] })],
+      max: 0,
+      wanted: [],
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      assert.deepEqual(wantedOf(desiredForwards(c.containers, NO_RULES, c.max)), c.wanted);
+    });
+  }
+
+  it("lists the excess as ignored, with the cap in the reason", () => {
+    const out = desiredForwards([container({ ports: ports(20000, 20014) })], NO_RULES, 10);
+    const ignored = out.filter((f) => f.disposition === "ignored");
+    assert.deepEqual(ignored.map((f) => f.localPort), [20010, 20011, 20012, 20013, 20014]);
+    assert.ok(ignored.every((f) => f.reason === overCapReason(10)));
+    assert.match(overCapReason(10), /limit of 10 forwards .*--max-forwards/);
+  });
+
+  it("applies a default cap of 4096 forwards", () => {
+    const out = desiredForwards([container({ ports: ports(10000, 10000 + DEFAULT_MAX_FORWARDS) })], NO_RULES);
+    assert.equal(DEFAULT_MAX_FORWARDS, 4096);
+    assert.equal(out.filter((f) => f.disposition === "wanted").length, 4096);
+    assert.deepEqual(out.filter((f) => f.disposition === "ignored").map((f) => f.localPort), [10000 + DEFAULT_MAX_FORWARDS]);
   });
 });

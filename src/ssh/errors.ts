@@ -186,3 +186,53 @@ export class SshConnectError extends RdhpfError {
     super(message, hint, exitCode, options);
   }
 }
+
+/**
+ * Says why the ssh client could not be started at all (spawn failed), by the
+ * OS error code: a missing client is a configuration problem (exit 2), an
+ * argument list over the OS limit or an exhausted file or process table is
+ * not, and must not send the user off to reinstall OpenSSH. `argv` is what
+ * rdhpf tried to pass, to put the size in the message.
+ */
+export function spawnFailure(binary: string, argv: readonly string[], err: unknown): RdhpfError {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  const what = `cannot start the ssh client ${JSON.stringify(binary)}`;
+  const options = { cause: err };
+  switch (code) {
+    case "ENOENT":
+      return new RdhpfError(
+        `cannot run the ssh client ${JSON.stringify(binary)}`,
+        "install OpenSSH's client (Debian: apt-get install openssh-client) and make sure it is on PATH; a LaunchAgent or systemd unit needs PATH set to find it",
+        2,
+        options,
+      );
+    case "EACCES":
+    case "EPERM":
+      return new RdhpfError(`${what}: permission denied`, `make sure ${binary} is an executable file the user running rdhpf may run`, 2, options);
+    case "E2BIG": {
+      // macOS caps argv + environment at 1 MiB, Linux at 2 MiB (128 KiB per string).
+      const bytes = argv.reduce((n, a) => n + Buffer.byteLength(a) + 1, 0);
+      return new RdhpfError(
+        `${what}: argument list too long (E2BIG: ${argv.length} arguments, ${bytes} bytes, plus the environment)`,
+        "the operating system refused the command line; a smaller environment or a lower --max-forwards helps, and this is worth a bug report naming the number of published ports",
+        1,
+        options,
+      );
+    }
+    case "EMFILE":
+    case "ENFILE":
+      return new RdhpfError(
+        `${what}: too many open files (${code})`,
+        "raise the open-file limit (ulimit -n; LimitNOFILE= in a systemd unit, SoftResourceLimits in a LaunchAgent) or lower --max-forwards",
+        1,
+        options,
+      );
+    case "EAGAIN":
+    case "ENOMEM":
+      return new RdhpfError(`${what}: the system refuses a new process (${code})`, "check the process limit (ulimit -u) and free memory; rdhpf retries at the next resync", 1, options);
+    default: {
+      const detail = err instanceof Error ? escapeText(err.message, 200) : String(code ?? "unknown error");
+      return new RdhpfError(`${what}: ${detail}`, "check that the ssh client runs by hand: ssh -V", 1, options);
+    }
+  }
+}

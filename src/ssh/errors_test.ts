@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { classifySshStderr, isConfigurationFailure, type SshErrorKind } from "./errors.ts";
+import { classifySshStderr, isConfigurationFailure, spawnFailure, type SshErrorKind } from "./errors.ts";
 
 // Every stderr below was printed by OpenSSH 9.2p1 (Debian 12), with the
 // options rdhpf uses (BatchMode=yes, LogLevel=ERROR for clients, INFO for the
@@ -223,4 +223,25 @@ describe("isConfigurationFailure", () => {
     ["unknown", false],
   ];
   for (const [kind, fatal] of cases) it(`${kind} ${fatal ? "is" : "is not"} a configuration failure at first start`, () => assert.equal(isConfigurationFailure(kind), fatal));
+});
+
+describe("spawnFailure", () => {
+  const err = (code: string) => Object.assign(new Error(`${code}: failed, posix_spawn 'ssh'`), { code });
+  const cases: Array<{ code: string; message: RegExp; hint: RegExp; exitCode: 1 | 2 }> = [
+    { code: "ENOENT", message: /cannot run the ssh client "ssh"/, hint: /install OpenSSH's client/, exitCode: 2 },
+    { code: "EACCES", message: /permission denied/, hint: /executable file/, exitCode: 2 },
+    { code: "E2BIG", message: /argument list too long \(E2BIG: 3 arguments, 14 bytes/, hint: /--max-forwards/, exitCode: 1 },
+    { code: "EMFILE", message: /too many open files \(EMFILE\)/, hint: /ulimit -n/, exitCode: 1 },
+    { code: "EAGAIN", message: /refuses a new process/, hint: /ulimit -u/, exitCode: 1 },
+    { code: "EIO", message: /cannot start the ssh client "ssh": EIO: failed/, hint: /ssh -V/, exitCode: 1 },
+  ];
+  for (const c of cases) {
+    it(`explains ${c.code} as what it is`, () => {
+      const e = spawnFailure("ssh", ["-O", "forward", "-L"], err(c.code));
+      assert.match(e.message, c.message);
+      assert.match(e.hint ?? "", c.hint);
+      assert.equal(e.exitCode, c.exitCode);
+      if (c.code !== "ENOENT") assert.doesNotMatch(e.hint ?? "", /install OpenSSH/);
+    });
+  }
 });

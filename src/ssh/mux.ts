@@ -71,7 +71,7 @@ export interface MuxResult {
   failed: FailedForward[];
   /** Wall time including retries. */
   durationMs: number;
-  /** ssh processes run: 1, or 1 + one per spec when a failed batch had to be retried spec by spec. */
+  /** ssh processes run: one per batch of `SPECS_PER_CALL`, plus bounded retries (see `forward()`). */
   sshRuns: number;
 }
 
@@ -81,12 +81,37 @@ export interface ExecResult extends SshRunResult {
   failure: SshFailure | null;
 }
 
+/**
+ * Most -L specs in one ssh call. A spec is at most ~100 bytes, so 200 keep
+ * the argv near 20 KiB, far below the OS limits (macOS: 1 MiB for argv and
+ * environment together; Linux: 2 MiB, 128 KiB per string), and one call
+ * still carries a whole container's worth of ports in the common case.
+ */
+export const SPECS_PER_CALL = 200;
+/**
+ * Most single-spec retries per `forward()` when ssh does not say which specs
+ * of a failed call failed: each costs an ssh process (~5 ms), and a host that
+ * publishes thousands of ports that all fail must not cost thousands of them.
+ */
+export const SOLO_RETRIES_PER_CALL = 64;
+
 /** Options of `Mux`. */
 export interface MuxOptions {
   /** The master's stderr, to name the cause of a failed forward. */
   masterLog?: MasterLog;
   /** Timeout of each mux operation. Default 5000 ms. */
   opTimeoutMs?: number;
+  /** Default `SPECS_PER_CALL`. */
+  specsPerCall?: number;
+  /** Default `SOLO_RETRIES_PER_CALL`. */
+  soloRetriesPerCall?: number;
+}
+
+/** `items` in consecutive slices of at most `size`. */
+export function chunksOf<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }
 
 function failureOf(r: SshRunResult, extra = ""): SshFailure {
@@ -178,10 +203,14 @@ function toMuxResult(outcomes: ForwardOutcome[], durationMs: number, sshRuns: nu
 /** Mux operations on one master. */
 export class Mux {
   private readonly opTimeoutMs: number;
+  private readonly specsPerCall: number;
+  private readonly soloRetriesPerCall: number;
   private masterLog: MasterLog | null;
 
   constructor(readonly ctx: SshContext, opts: MuxOptions = {}) {
     this.opTimeoutMs = opts.opTimeoutMs ?? 5000;
+    this.specsPerCall = Math.max(1, opts.specsPerCall ?? SPECS_PER_CALL);
+    this.soloRetriesPerCall = Math.max(0, opts.soloRetriesPerCall ?? SOLO_RETRIES_PER_CALL);
     this.masterLog = opts.masterLog ?? null;
   }
 
@@ -191,41 +220,29 @@ export class Mux {
   }
 
   /**
-   * Adds forwards in one ssh process. When that fails, the master's own
-   * lines name the failed specs; when they do not add up, each spec is
-   * retried alone. Either way the result says exactly which succeeded and
-   * why the others failed (see the measurements above).
+   * Adds forwards, at most `SPECS_PER_CALL` per ssh process. When a call
+   * fails, the master's own lines name the failed specs; when they do not
+   * add up, specs are retried alone, at most `SOLO_RETRIES_PER_CALL` times
+   * per `forward()`. Either way the result says which succeeded and why the
+   * others failed (see the measurements above).
    */
   async forward(forwards: LocalForward[]): Promise<MuxResult> {
     const startedMs = performance.now();
     if (forwards.length === 0) return { ok: [], failed: [], durationMs: 0, sshRuns: 0 };
-    const batchMark = this.masterLog?.cursor() ?? 0;
-    const batch = await runSsh({ kind: "forward", forwards }, this.ctx, { timeoutMs: this.opTimeoutMs });
-    let sshRuns = 1;
-    let results: ForwardOutcome[];
-    if (batch.code === 0) {
-      results = forwards.map((forward) => ({ forward, ok: true, failure: null }));
-    } else {
-      const batchFailure = failureOf(batch);
-      if (isWholesale(batchFailure.kind)) {
-        results = forwards.map((forward) => ({ forward, ok: false, failure: batchFailure }));
-      } else if (forwards.length === 1) {
-        results = [{ forward: forwards[0]!, ok: false, failure: await this.explain(forwards[0]!, batchFailure, batchMark) }];
-      } else {
-        results = (await this.attributeFromMasterLog(forwards, batch.stderr, batchMark)) ?? [];
+    const results: ForwardOutcome[] = [];
+    const budget = { soloRetries: this.soloRetriesPerCall };
+    let sshRuns = 0;
+    let wholesale: SshFailure | null = null;
+    for (const chunk of chunksOf(forwards, this.specsPerCall)) {
+      if (wholesale) {
+        // No master, or it does not answer: the next call would fail alike.
+        results.push(...chunk.map((forward) => ({ forward, ok: false, failure: wholesale })));
+        continue;
       }
-      if (results.length === 0) {
-        for (const forward of forwards) {
-          const mark = this.masterLog?.cursor() ?? 0;
-          const one = await runSsh({ kind: "forward", forwards: [forward] }, this.ctx, { timeoutMs: this.opTimeoutMs });
-          sshRuns++;
-          if (one.code === 0) {
-            results.push({ forward, ok: true, failure: null });
-          } else {
-            results.push({ forward, ok: false, failure: await this.explain(forward, failureOf(one), mark) });
-          }
-        }
-      }
+      const r = await this.forwardChunk(chunk, budget);
+      sshRuns += r.sshRuns;
+      results.push(...r.outcomes);
+      wholesale = r.wholesale;
     }
     const result = toMuxResult(results, Math.round(performance.now() - startedMs), sshRuns);
     log.debug("Mux forward", { specs: forwards.length, failed: result.failed.length, durationMs: result.durationMs, sshRuns });
@@ -233,6 +250,61 @@ export class Mux {
       log.debug("Mux forward failed", { spec: forwardSpec(f.spec), kind: f.failure.kind, sshMessage: f.failure.message });
     }
     return result;
+  }
+
+  /** One `-O forward` call and, when it fails, the attribution of its failures. */
+  private async forwardChunk(
+    forwards: LocalForward[],
+    budget: { soloRetries: number },
+  ): Promise<{ outcomes: ForwardOutcome[]; sshRuns: number; wholesale: SshFailure | null }> {
+    const batchMark = this.masterLog?.cursor() ?? 0;
+    const batch = await runSsh({ kind: "forward", forwards }, this.ctx, { timeoutMs: this.opTimeoutMs });
+    let sshRuns = 1;
+    if (batch.code === 0) return { outcomes: forwards.map((forward) => ({ forward, ok: true, failure: null })), sshRuns, wholesale: null };
+    const batchFailure = failureOf(batch);
+    if (isWholesale(batchFailure.kind)) {
+      return { outcomes: forwards.map((forward) => ({ forward, ok: false, failure: batchFailure })), sshRuns, wholesale: batchFailure };
+    }
+    if (forwards.length === 1) {
+      return { outcomes: [{ forward: forwards[0]!, ok: false, failure: await this.explain(forwards[0]!, batchFailure, batchMark) }], sshRuns, wholesale: null };
+    }
+    const attributed = await this.attributeFromMasterLog(forwards, batch.stderr, batchMark);
+    if (attributed) return { outcomes: attributed, sshRuns, wholesale: null };
+
+    const outcomes: ForwardOutcome[] = [];
+    const unknown: LocalForward[] = [];
+    for (const forward of forwards) {
+      if (budget.soloRetries <= 0) {
+        unknown.push(forward);
+        continue;
+      }
+      budget.soloRetries--;
+      const mark = this.masterLog?.cursor() ?? 0;
+      const one = await runSsh({ kind: "forward", forwards: [forward] }, this.ctx, { timeoutMs: this.opTimeoutMs });
+      sshRuns++;
+      if (one.code === 0) {
+        outcomes.push({ forward, ok: true, failure: null });
+      } else {
+        const failure = await this.explain(forward, failureOf(one), mark);
+        outcomes.push({ forward, ok: false, failure });
+        if (isWholesale(failure.kind)) return { outcomes: [...outcomes, ...forwards.slice(outcomes.length).map((f) => ({ forward: f, ok: false, failure }))], sshRuns, wholesale: failure };
+      }
+    }
+    if (unknown.length > 0) {
+      // The batch may have set some of these up; cancel them so that what
+      // the master holds matches what rdhpf reports (a cancel of a spec
+      // the master does not hold is harmless, see above).
+      await runSsh({ kind: "cancel", forwards: unknown }, this.ctx, { timeoutMs: this.opTimeoutMs });
+      sshRuns++;
+      const failure: SshFailure = {
+        kind: "forward-failed",
+        message: "",
+        hint: `ssh did not say which forwards of a batch of ${forwards.length} failed, and rdhpf retries at most ${this.soloRetriesPerCall} alone per reconcile; the next resync tries again`,
+      };
+      outcomes.push(...unknown.map((forward) => ({ forward, ok: false, failure })));
+      log.warn("Too many failed forwards to retry one by one; the rest waits for the next resync", { specs: unknown.length, soloRetries: this.soloRetriesPerCall });
+    }
+    return { outcomes, sshRuns, wholesale: null };
   }
 
   /**
@@ -283,20 +355,27 @@ export class Mux {
   }
 
   /**
-   * Cancels forwards in one ssh process. A spec the master does not hold
-   * counts as cancelled (the goal is "not forwarded"); only a failure to
-   * reach the master fails the specs.
+   * Cancels forwards, at most `SPECS_PER_CALL` per ssh process. A spec the
+   * master does not hold counts as cancelled (the goal is "not forwarded");
+   * only a failure to reach the master fails the specs.
    */
   async cancel(forwards: LocalForward[]): Promise<MuxResult> {
     const startedMs = performance.now();
     if (forwards.length === 0) return { ok: [], failed: [], durationMs: 0, sshRuns: 0 };
-    const r = await runSsh({ kind: "cancel", forwards }, this.ctx, { timeoutMs: this.opTimeoutMs });
-    // ssh exits 0 even when some -L was not forwarded; it fails (255) only
-    // when it cannot talk to the master or the spec is malformed.
-    const failure = r.code === 0 ? null : failureOf(r);
-    const notForwarded = (r.stderr.match(/port not forwarded/g) ?? []).length;
-    const result = toMuxResult(forwards.map((forward) => ({ forward, ok: failure === null, failure })), Math.round(performance.now() - startedMs), 1);
-    log.debug("Mux cancel", { specs: forwards.length, notForwarded, failed: result.failed.length, durationMs: result.durationMs });
+    const outcomes: ForwardOutcome[] = [];
+    let notForwarded = 0;
+    let sshRuns = 0;
+    for (const chunk of chunksOf(forwards, this.specsPerCall)) {
+      const r = await runSsh({ kind: "cancel", forwards: chunk }, this.ctx, { timeoutMs: this.opTimeoutMs });
+      sshRuns++;
+      // ssh exits 0 even when some -L was not forwarded; it fails (255) only
+      // when it cannot talk to the master or the spec is malformed.
+      const failure = r.code === 0 ? null : failureOf(r);
+      notForwarded += (r.stderr.match(/port not forwarded/g) ?? []).length;
+      outcomes.push(...chunk.map((forward) => ({ forward, ok: failure === null, failure })));
+    }
+    const result = toMuxResult(outcomes, Math.round(performance.now() - startedMs), sshRuns);
+    log.debug("Mux cancel", { specs: forwards.length, notForwarded, failed: result.failed.length, durationMs: result.durationMs, sshRuns });
     return result;
   }
 

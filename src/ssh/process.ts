@@ -7,9 +7,8 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { getLogger } from "@logtape/logtape";
-import { RdhpfError } from "../errors.ts";
 import { quoteArgv, type SshContext, type SshOperation, sshArgv } from "./argv.ts";
-import { classifySshStderr } from "./errors.ts";
+import { classifySshStderr, spawnFailure } from "./errors.ts";
 
 const log = getLogger(["rdhpf", "ssh"]);
 
@@ -57,15 +56,6 @@ class BoundedBuffer {
   }
 }
 
-function notFound(binary: string, cause: unknown): RdhpfError {
-  return new RdhpfError(
-    `cannot run the ssh client ${JSON.stringify(binary)}`,
-    "install OpenSSH's client (Debian: apt-get install openssh-client) and make sure it is on PATH; a LaunchAgent or systemd unit needs PATH set to find it",
-    2,
-    { cause },
-  );
-}
-
 /**
  * Runs one short ssh operation to completion and collects its output. Resolves
  * also on failure (non-zero code); rejects only when ssh cannot be started.
@@ -76,7 +66,14 @@ export function runSsh(op: SshOperation, ctx: SshContext, opts: RunSshOptions = 
   log.debug("Running ssh", { op: op.kind, argv: quoteArgv([ctx.sshBinary, ...argv]) });
   const startedMs = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(ctx.sshBinary, argv, { stdio: [opts.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+    let child: ChildProcess;
+    try {
+      // Bun throws spawn errors such as E2BIG here; Node and Deno emit "error".
+      child = spawn(ctx.sshBinary, argv, { stdio: [opts.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+    } catch (err) {
+      reject(spawnFailure(ctx.sshBinary, argv, err));
+      return;
+    }
     const stdout = new BoundedBuffer();
     const stderr = new BoundedBuffer();
     let timedOut = false;
@@ -122,7 +119,7 @@ export function runSsh(op: SshOperation, ctx: SshContext, opts: RunSshOptions = 
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      reject(notFound(ctx.sshBinary, err));
+      reject(spawnFailure(ctx.sshBinary, argv, err));
     });
     child.on("exit", (code, signal) => {
       exitInfo = { code, signal };
@@ -156,6 +153,9 @@ export interface SpawnSshOptions {
 export function spawnSsh(op: SshOperation, ctx: SshContext, opts: SpawnSshOptions = {}): ChildProcess {
   const argv = sshArgv(op, ctx);
   log.debug("Starting ssh", { op: op.kind, argv: quoteArgv([ctx.sshBinary, ...argv]) });
-  const child = spawn(ctx.sshBinary, argv, { stdio: [opts.stdin ?? "ignore", opts.stdout ?? "pipe", "pipe"] });
-  return child;
+  try {
+    return spawn(ctx.sshBinary, argv, { stdio: [opts.stdin ?? "ignore", opts.stdout ?? "pipe", "pipe"] });
+  } catch (err) {
+    throw spawnFailure(ctx.sshBinary, argv, err);
+  }
 }

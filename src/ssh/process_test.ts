@@ -21,6 +21,14 @@ describe("runSsh", () => {
     );
   });
 
+  it("says the argument list is too long, not that ssh is missing, when the OS refuses the argv (E2BIG)", async () => {
+    // 3 MiB in one argument: over Linux's 128 KiB per string and macOS's 1 MiB in all.
+    await assert.rejects(
+      runSsh({ kind: "command", command: ["echo", "x".repeat(3 * 1024 * 1024)] }, ctx("/tmp")),
+      (err) => err instanceof RdhpfError && /argument list too long \(E2BIG/.test(err.message) && !/openssh-client/.test(err.hint ?? "") && err.exitCode === 1,
+    );
+  });
+
   it("resolves with ssh's exit code and stderr when the master is not there", async () => {
     const r = await runSsh({ kind: "check" }, ctx("/nonexistent-rdhpf-dir"));
     assert.equal(r.code, 255);

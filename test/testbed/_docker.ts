@@ -105,8 +105,19 @@ export async function iptablesUsable(netns: string): Promise<boolean> {
   return r.code === 0;
 }
 
+/** How dockerd publishes ports. */
+export interface DockerdFlags {
+  iptables: boolean;
+  /**
+   * false: iptables DNAT alone, no docker-proxy process per published port
+   * (`--userland-proxy=false`), for tests that publish thousands of ports.
+   * Ignored without iptables: then the proxy is the only way to publish.
+   */
+  userlandProxy?: boolean;
+}
+
 /** dockerd argv for this test bed. */
-export function dockerdArgv(p: DockerPaths, opts: { iptables: boolean }): string[] {
+export function dockerdArgv(p: DockerPaths, opts: DockerdFlags): string[] {
   return [
     "dockerd",
     "--config-file", p.dockerConfigFile,
@@ -119,12 +130,13 @@ export function dockerdArgv(p: DockerPaths, opts: { iptables: boolean }): string
     // milliseconds instead of the 10 s kill timeout (busybox httpd ignores SIGTERM as PID 1).
     "--init",
     "--iptables=" + String(opts.iptables),
+    ...(opts.userlandProxy === false && opts.iptables ? ["--userland-proxy=false"] : []),
     "--log-level", "warn",
   ];
 }
 
 /** Starts dockerd in the namespace and waits until /_ping answers. */
-export async function startDockerd(netns: string, p: DockerPaths, opts: { iptables: boolean }): Promise<number> {
+export async function startDockerd(netns: string, p: DockerPaths, opts: DockerdFlags): Promise<number> {
   const pid = spawnInNetns(netns, dockerdArgv(p, opts), p.dockerLog);
   await waitFor("dockerd", pid, p.dockerLog, () => pingDocker(p.dockerSocket), 60_000);
   return pid;

@@ -26,7 +26,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import { checkAvailability } from "./_availability.ts";
-import { dockerPaths, iptablesUsable, startContainerd, startDockerd as startDockerdProcess, stopDockerdProcess, writeDockerConfig } from "./_docker.ts";
+import { type DockerdFlags, dockerPaths, iptablesUsable, startContainerd, startDockerd as startDockerdProcess, stopDockerdProcess, writeDockerConfig } from "./_docker.ts";
 import { type ExecResult, run } from "./_exec.ts";
 import { buildRootfsTar, importImage, TESTBED_IMAGE, TESTBED_INDEX_HTML } from "./_image.ts";
 import { addressesInUse, createNetwork, netnsInode, netnsPath, pickSubnet, setLink } from "./_network.ts";
@@ -112,6 +112,8 @@ export interface Testbed {
 export interface StartTestbedOptions {
   /** Extra sshd_config lines, e.g. ["AllowStreamLocalForwarding no"]; they take precedence over the defaults. */
   sshdExtraConfig?: string[];
+  /** false: dockerd without docker-proxy processes (see DockerdFlags); default true, as Docker ships. */
+  userlandProxy?: boolean;
 }
 
 /**
@@ -246,7 +248,7 @@ export async function startTestbed(opts: StartTestbedOptions = {}): Promise<Test
       const [iptables, tarFile] = await Promise.all([iptablesUsable(rec.netns), buildRootfsTar(dir)]);
       rec.pids.containerd = await startContainerd(rec.netns, dp);
       saveRecord(rec);
-      rec.pids.dockerd = await startDockerdProcess(rec.netns, dp, { iptables });
+      rec.pids.dockerd = await startDockerdProcess(rec.netns, dp, { iptables, userlandProxy: opts.userlandProxy });
       saveRecord(rec);
       const dockerdReadyMs = performance.now() - t0;
       const ti = performance.now();
@@ -273,7 +275,7 @@ export async function startTestbed(opts: StartTestbedOptions = {}): Promise<Test
       sshdReadyMs: s.value,
     };
     log.info("Test bed up", { name, remoteAddress: rec.remoteAddress, ...timings });
-    return new RunningTestbed(rec, sp, dp, extra, d.value.iptables, timings);
+    return new RunningTestbed(rec, sp, dp, extra, { iptables: d.value.iptables, userlandProxy: opts.userlandProxy }, timings);
   } catch (err) {
     live.delete(rec);
     const left = teardownSync(rec);
@@ -310,7 +312,7 @@ class RunningTestbed implements Testbed {
     private readonly sp: SshPaths,
     private readonly dp: ReturnType<typeof dockerPaths>,
     private sshdExtra: string[],
-    private readonly iptables: boolean,
+    private readonly dockerdFlags: DockerdFlags,
     readonly timings: TestbedTimings,
   ) {
     this.name = rec.name;
@@ -388,7 +390,7 @@ class RunningTestbed implements Testbed {
   async startDockerd(): Promise<void> {
     this.#assertRunning("startDockerd");
     if (isOurs(this.rec.pids.dockerd, this.dir)) return;
-    this.rec.pids.dockerd = await startDockerdProcess(this.netns, this.dp, { iptables: this.iptables });
+    this.rec.pids.dockerd = await startDockerdProcess(this.netns, this.dp, this.dockerdFlags);
     saveRecord(this.rec);
   }
 
