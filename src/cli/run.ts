@@ -18,7 +18,7 @@ import { forwardingSettings, withForwardingOptions } from "./forwarding_options.
 import { hasIpv6Loopback, listenAddresses } from "../forward/listen.ts";
 import { withTargetOptions } from "./options.ts";
 import { lintSshConfig, readUserSshConfig } from "../ssh/config_lint.ts";
-import { resolveInstance } from "./target_options.ts";
+import { resolveInstance } from "../daemon/instance.ts";
 
 const log = getLogger(["rdhpf", "run"]);
 

@@ -26,7 +26,7 @@ import { validateSshOption } from "../ssh/target.ts";
 import { loadConfigFile } from "./config_file.ts";
 import { buildRules, validateBind } from "./forwarding_options.ts";
 import { runCommand } from "./run.ts";
-import { chooseTarget } from "./target_options.ts";
+import { chooseTarget } from "../daemon/instance.ts";
 
 /** What the service commands read from the process; tests replace it. */
 export interface ServiceCliDeps {

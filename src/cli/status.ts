@@ -5,13 +5,13 @@
  * @module
  */
 import { Command, Option } from "@commander-js/extra-typings";
-import { runtimeDir } from "../daemon/paths.ts";
+import { runtimeDir } from "../paths.ts";
 import type { InstanceSelection } from "../status/client.ts";
 import { StatusFormatSchema } from "../status/render.ts";
 import { showStatus } from "../status/show.ts";
 import { loadConfigFile } from "./config_file.ts";
 import { withTargetOptions } from "./options.ts";
-import { resolveInstance } from "./target_options.ts";
+import { resolveInstance } from "../daemon/instance.ts";
 
 /** The options `status` and `wait` share to find an instance. */
 export interface InstanceCliOptions {

@@ -22,7 +22,7 @@ import { startDialStdioRelay } from "../docker/relay.ts";
 import { RdhpfError } from "../errors.ts";
 import { displaySafe } from "../status/escape.ts";
 import type { Mux } from "../ssh/mux.ts";
-import type { InstancePaths } from "./paths.ts";
+import type { InstancePaths } from "../paths.ts";
 import { writeFileAtomic } from "./state_file.ts";
 
 const log = getLogger(["rdhpf", "docker"]);

@@ -15,6 +15,7 @@ import { basename, delimiter, dirname, join } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import { z } from "zod";
 import { RdhpfError, usageError } from "../errors.ts";
+import { sleep } from "../sleep.ts";
 import { isManagedPlist, LAUNCHD_LABEL, launchdPlist } from "./launchd.ts";
 import { SERVICE_PATH } from "./spec.ts";
 import { isManagedUnit, SYSTEMD_UNIT, systemdUnit } from "./systemd.ts";
@@ -229,7 +230,7 @@ async function runAll(commands: ServiceCommand[], opts: ApplyOptions, hint: stri
   for (const c of commands) {
     let result = await run(c.argv);
     for (let attempt = 0; result.code !== 0 && attempt < c.retries; attempt++) {
-      await new Promise((r) => setTimeout(r, opts.retryDelayMs ?? 1000));
+      await sleep(opts.retryDelayMs ?? 1000);
       result = await run(c.argv);
     }
     results.push(result);
