@@ -23,7 +23,7 @@ import { RdhpfError } from "../errors.ts";
 import { displaySafe } from "../status/escape.ts";
 import type { Mux } from "../ssh/mux.ts";
 import type { InstancePaths } from "../paths.ts";
-import { writeFileAtomic } from "./state_file.ts";
+import { writeFileAtomic } from "../atomic_file.ts";
 
 const log = getLogger(["rdhpf", "docker"]);
 

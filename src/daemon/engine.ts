@@ -39,7 +39,7 @@ import { type DockerLink, discoverEndpoint, openDockerLink, readCachedEndpoint }
 import type { InstanceLock } from "./lock.ts";
 import type { InstancePaths } from "../paths.ts";
 import { ROUTE_PROBE_INTERVAL_MS, RouteWatch } from "./route_watch.ts";
-import { writeFileAtomic } from "./state_file.ts";
+import { writeFileAtomic } from "../atomic_file.ts";
 import { StatusStore } from "./status_store.ts";
 
 const log = getLogger(["rdhpf", "engine"]);

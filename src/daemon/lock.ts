@@ -12,7 +12,7 @@ import { z } from "zod";
 import { RdhpfError } from "../errors.ts";
 import type { InstancePaths } from "../paths.ts";
 import { commandLine, isAlive, terminate } from "./process_info.ts";
-import { writeFileAtomic } from "./state_file.ts";
+import { writeFileAtomic } from "../atomic_file.ts";
 
 const log = getLogger(["rdhpf", "daemon"]);
 
