@@ -1,7 +1,9 @@
 /**
  * The optional config file (`~/.config/rdhpf/config.json`, or --config FILE)
  * holds the same settings as `rdhpf run`'s flags. Precedence: command line,
- * then environment, then this file.
+ * then rdhpf's environment variables, then this file; an ssh:// DOCKER_HOST
+ * and the docker context come last, after the file's `host`
+ * (`targetSettings` in options.ts).
  *
  * @module
  */

@@ -9,7 +9,7 @@ import { doctorExitCode, DoctorFormatSchema, renderDoctor, runDoctor } from "../
 import { parseTarget, validateSshOption } from "../ssh/target.ts";
 import { VERSION } from "../version.ts";
 import { loadConfigFile } from "./config_file.ts";
-import { withTargetOptions } from "./options.ts";
+import { targetSettings, withTargetOptions } from "./options.ts";
 import { hasIpv6Loopback } from "../forward/listen.ts";
 import { forwardingSettings, withForwardingOptions } from "./forwarding_options.ts";
 
@@ -33,17 +33,16 @@ Exit status: 0 when no check failed, 1 when one did, 2 for bad input.`)
     .action(async (o) => {
       const cfg = loadConfigFile(o.config);
       const env = process.env;
-      const fromConfig = o.host === undefined && !env.RDHPF_HOST ? cfg.host : undefined;
-      const host = o.host ?? fromConfig;
+      const { host, hostSource, ssh } = targetSettings(o, cfg, env);
       // A malformed TARGET is bad input (exit 2), like a bad -o; a missing or unresolvable one is a failed check.
       if (host !== undefined) parseTarget(host);
-      const options = (o.sshOption.length > 0 ? o.sshOption : cfg.sshOptions ?? []).map(validateSshOption);
+      const options = ssh.options.map(validateSshOption);
       // The forwarding options `rdhpf run` would get: they decide which local ports the doctor checks.
       const { rules, binds, onConflict, maxForwards } = forwardingSettings(o, cfg);
       const report = await runDoctor({
         host,
-        hostSource: o.host !== undefined ? "--host" : "the config file",
-        ssh: { configFile: o.sshConfig ?? cfg.sshConfig ?? null, options },
+        hostSource: hostSource ?? "the config file",
+        ssh: { configFile: ssh.configFile, options },
         rules,
         binds,
         onConflict,

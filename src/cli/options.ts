@@ -4,6 +4,8 @@
  * @module
  */
 import type { Command, OptionValues } from "@commander-js/extra-typings";
+import type { SshCliOptions } from "../daemon/instance.ts";
+import type { ConfigFile } from "./config_file.ts";
 
 /** Commander reducer for repeatable options. */
 export function collect(value: string, previous: string[]): string[] {
@@ -36,4 +38,34 @@ export function withTargetOptions<Args extends unknown[], Opts extends OptionVal
         ? `config file with the host, ssh settings, port rules and onConflict (default: ${CONFIG_DEFAULT})`
         : `config file whose ssh settings apply to --host (default: ${CONFIG_DEFAULT})`,
     );
+}
+
+/** What {@link withTargetOptions} declares, as commander hands it over. */
+export interface TargetCliOptions {
+  host?: string;
+  sshConfig?: string;
+  sshOption: string[];
+}
+
+/**
+ * The host and ssh settings a command runs with: the command line, then the
+ * environment, then the config file. For the host that means `--host`, then
+ * `$RDHPF_HOST`, then the file's `host`; when none names one, `chooseTarget`
+ * goes on to an ssh:// `$DOCKER_HOST` and the docker context, which name the
+ * Docker host for every tool and so come after rdhpf's own settings.
+ * `-F` and `-o` on the command line replace the file's `sshConfig` and
+ * `sshOptions` (they are not merged: a list given twice would be ambiguous).
+ */
+export function targetSettings(o: TargetCliOptions, cfg: ConfigFile, env: Record<string, string | undefined>): {
+  /** undefined: let `chooseTarget` look at $RDHPF_HOST, $DOCKER_HOST and the docker context. */
+  host: string | undefined;
+  hostSource: "--host" | "the config file" | null;
+  ssh: SshCliOptions;
+} {
+  const fromFile = o.host === undefined && !env.RDHPF_HOST ? cfg.host : undefined;
+  return {
+    host: o.host ?? fromFile,
+    hostSource: o.host !== undefined ? "--host" : fromFile !== undefined ? "the config file" : null,
+    ssh: { configFile: o.sshConfig ?? cfg.sshConfig ?? null, options: o.sshOption.length > 0 ? o.sshOption : cfg.sshOptions ?? [] },
+  };
 }

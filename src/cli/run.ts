@@ -9,16 +9,17 @@ import { getLogger } from "@logtape/logtape";
 import { startControlServer } from "../daemon/control_server.ts";
 import { Engine } from "../daemon/engine.ts";
 import { InstanceLock } from "../daemon/lock.ts";
-import { ensurePrivateDir, writeFileAtomic } from "../daemon/state_file.ts";
+import { writeFileAtomic } from "../atomic_file.ts";
+import { ensurePrivateDir } from "../daemon/state_file.ts";
 import { usageError } from "../errors.ts";
 import { LogFormatSchema, LogLevelSchema, setupLogging, stopLogging } from "../log/mod.ts";
 import { VERSION } from "../version.ts";
 import { loadConfigFile } from "./config_file.ts";
 import { forwardingSettings, withForwardingOptions } from "./forwarding_options.ts";
 import { hasIpv6Loopback, listenAddresses } from "../forward/listen.ts";
-import { withTargetOptions } from "./options.ts";
+import { targetSettings, withTargetOptions } from "./options.ts";
 import { lintSshConfig, readUserSshConfig } from "../ssh/config_lint.ts";
-import { resolveInstance } from "./target_options.ts";
+import { resolveInstance } from "../daemon/instance.ts";
 
 const log = getLogger(["rdhpf", "run"]);
 
@@ -50,10 +51,9 @@ host key, authentication failure, unreachable host).`)
       if (!level.success) throw usageError(`invalid log level ${JSON.stringify(levelRaw)}`, `use one of ${LogLevelSchema.options.join(", ")}`);
       setupLogging({ level: level.data, format: o.logFormat ?? cfg.logFormat ?? "text", file: o.logFile ?? cfg.logFile ?? null });
 
-      const host = o.host ?? (env.RDHPF_HOST ? undefined : cfg.host);
-      const sshOptions = o.sshOption.length > 0 ? o.sshOption : cfg.sshOptions ?? [];
+      const { host, ssh } = targetSettings(o, cfg, env);
       const { rules, binds, onConflict, maxForwards } = forwardingSettings(o, cfg);
-      const instance = await resolveInstance(host, { configFile: o.sshConfig ?? cfg.sshConfig ?? null, options: sshOptions });
+      const instance = await resolveInstance(host, ssh, env);
       const bindAddresses = listenAddresses(binds, await hasIpv6Loopback());
       if (binds.length === 0 && bindAddresses.length === 1) log.info("No IPv6 loopback on this machine; listening on 127.0.0.1 only");
 

@@ -25,8 +25,9 @@ import { hasControlChars } from "../ssh/_text.ts";
 import { validateSshOption } from "../ssh/target.ts";
 import { loadConfigFile } from "./config_file.ts";
 import { buildRules, validateBind } from "./forwarding_options.ts";
+import { targetSettings } from "./options.ts";
 import { runCommand } from "./run.ts";
-import { chooseTarget } from "./target_options.ts";
+import { chooseTarget } from "../daemon/instance.ts";
 
 /** What the service commands read from the process; tests replace it. */
 export interface ServiceCliDeps {
@@ -154,7 +155,7 @@ asked for, or without launchctl/systemctl, the commands are printed.`)
       const configPath = o.config === undefined ? undefined : resolve(deps.cwd, o.config as string);
       const cfg = loadConfigFile(configPath, deps.env);
       // Same precedence as `rdhpf run`: --host, $RDHPF_HOST, the config file, an ssh:// $DOCKER_HOST, the docker context.
-      const target = await chooseTarget((o.host as string | undefined) ?? (deps.env.RDHPF_HOST ? undefined : cfg.host), deps.env);
+      const target = await chooseTarget(targetSettings({ host: o.host as string | undefined, sshOption: [] }, cfg, deps.env).host, deps.env);
       const binary = chooseBinary(o.binary as string | undefined, deps);
       const dryRun = o.dryRun === true;
       if (!dryRun && platform === deps.platform && !isExecutable(binary)) {

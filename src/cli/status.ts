@@ -5,13 +5,13 @@
  * @module
  */
 import { Command, Option } from "@commander-js/extra-typings";
-import { runtimeDir } from "../daemon/paths.ts";
+import { runtimeDir } from "../paths.ts";
 import type { InstanceSelection } from "../status/client.ts";
 import { StatusFormatSchema } from "../status/render.ts";
 import { showStatus } from "../status/show.ts";
 import { loadConfigFile } from "./config_file.ts";
-import { withTargetOptions } from "./options.ts";
-import { resolveInstance } from "./target_options.ts";
+import { targetSettings, withTargetOptions } from "./options.ts";
+import { resolveInstance } from "../daemon/instance.ts";
 
 /** The options `status` and `wait` share to find an instance. */
 export interface InstanceCliOptions {
@@ -30,10 +30,7 @@ export async function resolveSelection(o: InstanceCliOptions, env = process.env)
   const dir = runtimeDir(env);
   if (o.host === undefined) return { dir, host: null };
   const cfg = loadConfigFile(o.config, env);
-  const instance = await resolveInstance(o.host, {
-    configFile: o.sshConfig ?? cfg.sshConfig ?? null,
-    options: o.sshOption.length > 0 ? o.sshOption : cfg.sshOptions ?? [],
-  }, env);
+  const instance = await resolveInstance(o.host, targetSettings(o, cfg, env).ssh, env);
   return { dir, host: { target: o.host, files: instance.paths } };
 }
 

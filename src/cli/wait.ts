@@ -6,6 +6,7 @@
  */
 import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
 import { usageError } from "../errors.ts";
+import { PORT_HINT, parsePortText } from "../port.ts";
 import { parseDuration } from "../status/duration.ts";
 import { waitUntilReady } from "../status/waiter.ts";
 import { collect, withTargetOptions } from "./options.ts";
@@ -13,9 +14,9 @@ import { resolveSelection } from "./status.ts";
 
 /** Commander reducer for repeatable `--port`: an integer 1-65535. */
 export function collectPort(value: string, previous: number[]): number[] {
-  const port = /^\d{1,5}$/.test(value) ? Number(value) : Number.NaN;
-  if (!(port >= 1 && port <= 65535)) throw new InvalidArgumentError("a port is a whole number from 1 to 65535, e.g. --port 5432");
-  return [...previous, port];
+  const p = parsePortText(value);
+  if (!p.ok) throw new InvalidArgumentError(`${PORT_HINT}, e.g. --port 5432`);
+  return [...previous, p.port];
 }
 
 export function waitCommand(): Command<[], Record<string, unknown>> {

@@ -11,17 +11,3 @@ export function backoffDelayMs(attempt: number, capMs = 30_000, baseMs = 1_000):
   if (attempt < 0) return 0;
   return Math.min(capMs, baseMs * 2 ** Math.min(attempt, 30));
 }
-
-/** Resolves after `ms`, or early (without throwing) when the signal aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}

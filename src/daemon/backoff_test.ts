@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { backoffDelayMs, sleep } from "./backoff.ts";
+import { backoffDelayMs } from "./backoff.ts";
 
 describe("backoffDelayMs", () => {
   it("doubles from 1 s and stops at the 30 s cap", () => {
@@ -8,15 +8,5 @@ describe("backoffDelayMs", () => {
   });
   it("honours a smaller cap", () => {
     assert.deepEqual([0, 1, 2, 3, 4].map((a) => backoffDelayMs(a, 5000)), [1000, 2000, 4000, 5000, 5000]);
-  });
-});
-
-describe("sleep", () => {
-  it("ends early when aborted", async () => {
-    const ac = new AbortController();
-    const started = Date.now();
-    setTimeout(() => ac.abort(), 20);
-    await sleep(10_000, ac.signal);
-    assert.ok(Date.now() - started < 1000);
   });
 });

@@ -6,6 +6,8 @@
  *
  * @module
  */
+import { sleep } from "../sleep.ts";
+
 export class Coalescer<T> {
   private pending: T[] = [];
   private dirty = false;
@@ -32,7 +34,7 @@ export class Coalescer<T> {
 
   private async loop(): Promise<void> {
     try {
-      await new Promise((r) => setTimeout(r, this.delayMs));
+      await sleep(this.delayMs);
       while (this.dirty) {
         this.dirty = false;
         const triggers = this.pending;

@@ -22,8 +22,8 @@ import { startDialStdioRelay } from "../docker/relay.ts";
 import { RdhpfError } from "../errors.ts";
 import { displaySafe } from "../status/escape.ts";
 import type { Mux } from "../ssh/mux.ts";
-import type { InstancePaths } from "./paths.ts";
-import { writeFileAtomic } from "./state_file.ts";
+import type { InstancePaths } from "../paths.ts";
+import { writeFileAtomic } from "../atomic_file.ts";
 
 const log = getLogger(["rdhpf", "docker"]);
 

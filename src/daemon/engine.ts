@@ -32,13 +32,14 @@ import { SshConnectError } from "../ssh/errors.ts";
 import { SshMaster } from "../ssh/master.ts";
 import { Mux } from "../ssh/mux.ts";
 import { displaySafe } from "../status/escape.ts";
-import { backoffDelayMs, sleep } from "./backoff.ts";
+import { sleep } from "../sleep.ts";
+import { backoffDelayMs } from "./backoff.ts";
 import { Coalescer } from "./coalescer.ts";
 import { type DockerLink, discoverEndpoint, openDockerLink, readCachedEndpoint } from "./docker_link.ts";
 import type { InstanceLock } from "./lock.ts";
-import type { InstancePaths } from "./paths.ts";
+import type { InstancePaths } from "../paths.ts";
 import { ROUTE_PROBE_INTERVAL_MS, RouteWatch } from "./route_watch.ts";
-import { writeFileAtomic } from "./state_file.ts";
+import { writeFileAtomic } from "../atomic_file.ts";
 import { StatusStore } from "./status_store.ts";
 
 const log = getLogger(["rdhpf", "engine"]);

@@ -10,9 +10,9 @@ import { openSync, readFileSync, rmSync, writeSync, closeSync } from "node:fs";
 import { getLogger } from "@logtape/logtape";
 import { z } from "zod";
 import { RdhpfError } from "../errors.ts";
-import type { InstancePaths } from "./paths.ts";
+import type { InstancePaths } from "../paths.ts";
 import { commandLine, isAlive, terminate } from "./process_info.ts";
-import { writeFileAtomic } from "./state_file.ts";
+import { writeFileAtomic } from "../atomic_file.ts";
 
 const log = getLogger(["rdhpf", "daemon"]);
 

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { sleep } from "./backoff.ts";
+import { sleep } from "../sleep.ts";
 
 /** How often the path is probed while a reconnect waits. */
 export const ROUTE_PROBE_INTERVAL_MS = 2_000;

@@ -1,25 +1,13 @@
 /**
- * Files the daemon writes are replaced atomically (write a temp file in the
- * same directory, then rename), so a crash can never leave half a document
- * that breaks `rdhpf status`.
+ * The runtime dir: created private (0700), and an existing one checked, since
+ * it holds the SSH control socket. Its files are written with
+ * `writeFileAtomic` (src/atomic_file.ts).
  *
  * @module
  */
-import { chmodSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, statSync } from "node:fs";
 import { userInfo } from "node:os";
 import { RdhpfError } from "../errors.ts";
-
-/** Writes `content` to `path` atomically with mode 0600. */
-export function writeFileAtomic(path: string, content: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  try {
-    writeFileSync(tmp, content, { mode: 0o600 });
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-}
 
 /**
  * Creates the runtime dir 0700 or checks an existing one: it must belong to

@@ -4,23 +4,7 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RdhpfError } from "../errors.ts";
-import { ensurePrivateDir, privateDirVerdict, writeFileAtomic } from "./state_file.ts";
-
-describe("writeFileAtomic", () => {
-  it("replaces the file whole, mode 0600, leaving no temp file", () => {
-    const dir = mkdtempSync(join(tmpdir(), "rdhpf-sf-"));
-    try {
-      const path = join(dir, "x.json");
-      writeFileAtomic(path, "one");
-      writeFileAtomic(path, "two");
-      assert.equal(readFileSync(path, "utf8"), "two");
-      assert.equal(statSync(path).mode & 0o777, 0o600);
-      assert.deepEqual(readdirSync(dir), ["x.json"]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-});
+import { ensurePrivateDir, privateDirVerdict } from "./state_file.ts";
 
 describe("ensurePrivateDir", () => {
   it("creates the runtime dir with mode 0700", () => {

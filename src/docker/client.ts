@@ -431,116 +431,127 @@ export class EngineClient {
   }
 
   #requestOnce(method: string, path: string): Promise<RawResponse> {
-    this.#assertOpen(method, path);
     const started = performance.now();
-    return new Promise<RawResponse>((resolve, reject) => {
-      let settled = false;
-      const finish = (err: EngineApiError | null, res?: RawResponse) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        const durationMs = Math.round((performance.now() - started) * 100) / 100;
-        if (err) {
-          log.debug("Engine API request failed", { method, path, kind: err.kind, error: err.message, duration_ms: durationMs });
-          reject(err);
-        } else if (res) {
-          log.debug("Engine API request", { method, path, status: res.status, duration_ms: durationMs });
-          log.trace("Engine API response size", { method, path, bytes: res.body.length });
-          resolve(res);
+    const elapsedMs = () => Math.round((performance.now() - started) * 100) / 100;
+    const { response } = this.#exchange<RawResponse>(method, path, { agent: this.#agent, accept: "application/json" }, (res, req, done) => {
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      res.on("data", (chunk: Buffer) => {
+        bytes += chunk.length;
+        if (bytes > this.#maxBodyBytes) {
+          req.destroy();
+          done(this.#payloadError(method, path, res.statusCode ?? 0, `body larger than ${this.#maxBodyBytes} bytes`));
+          return;
         }
-      };
-      const req = http.request(
-        { socketPath: this.socketPath, path, method, agent: this.#agent, headers: { Host: "docker", Accept: "application/json" } },
-        (res) => {
-          const chunks: Buffer[] = [];
-          let bytes = 0;
-          res.on("data", (chunk: Buffer) => {
-            bytes += chunk.length;
-            if (bytes > this.#maxBodyBytes) {
-              req.destroy();
-              finish(this.#payloadError(method, path, res.statusCode ?? 0, `body larger than ${this.#maxBodyBytes} bytes`));
-              return;
-            }
-            chunks.push(chunk);
-          });
-          res.on("end", () => finish(null, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-          res.on("error", (err) => finish(this.#connectionError(method, path, err, "connection")));
-        },
-      );
-      const timer = setTimeout(() => {
-        req.destroy();
-        finish(this.#connectionError(method, path, null, "timeout"));
-      }, this.#timeoutMs);
-      req.on("error", (err) => {
-        // Remember whether the failed socket came from the pool (see #request).
-        Object.assign(err, { reusedSocket: req.reusedSocket === true });
-        finish(this.#connectionError(method, path, err, "connection"));
+        chunks.push(chunk);
       });
-      req.end();
+      res.on("end", () => done(null, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on("error", (err) => done(this.#connectionError(method, path, err, "connection")));
     });
+    return response.then(
+      (res) => {
+        // Without a signal the exchange never ends with null.
+        const r = res!;
+        log.debug("Engine API request", { method, path, status: r.status, duration_ms: elapsedMs() });
+        log.trace("Engine API response size", { method, path, bytes: r.body.length });
+        return r;
+      },
+      (err: EngineApiError) => {
+        log.debug("Engine API request failed", { method, path, kind: err.kind, error: err.message, duration_ms: elapsedMs() });
+        throw err;
+      },
+    );
   }
 
   /** Opens an event stream on its own connection; null when `signal` aborted first. */
   #openStream(path: string, signal: AbortSignal): Promise<{ req: http.ClientRequest; res: http.IncomingMessage } | null> {
-    this.#assertOpen("GET", path);
     const started = performance.now();
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const settle = (fn: () => void) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        signal.removeEventListener("abort", onAbort);
-        fn();
-      };
-      const req = http.request(
-        {
-          socketPath: this.socketPath,
-          path,
-          method: "GET",
-          agent: false,
-          headers: { Host: "docker", Accept: "application/x-ndjson, application/json" },
-        },
-        (res) => {
-          const status = res.statusCode ?? 0;
-          log.debug("Engine API request", { method: "GET", path, status, duration_ms: Math.round(performance.now() - started) });
-          if (status === 200) {
-            settle(() => resolve({ req, res }));
-            return;
-          }
-          // Read a bounded excerpt of the error body, then fail.
-          const chunks: Buffer[] = [];
-          let bytes = 0;
-          const fail = () => {
-            req.destroy();
-            this.#streams.delete(req);
-            settle(() => reject(this.#httpError("GET", path, status, Buffer.concat(chunks))));
-          };
-          res.on("data", (c: Buffer) => {
-            if (bytes < 4096) chunks.push(c);
-            bytes += c.length;
-          });
-          res.on("end", fail);
-          res.on("error", fail);
-        },
-      );
-      this.#streams.add(req);
-      const onAbort = () => {
+    type Opened = { req: http.ClientRequest; res: http.IncomingMessage };
+    const accept = "application/x-ndjson, application/json";
+    const { req, response } = this.#exchange<Opened>("GET", path, { agent: false, accept, signal }, (res, req, done) => {
+      const status = res.statusCode ?? 0;
+      log.debug("Engine API request", { method: "GET", path, status, duration_ms: Math.round(performance.now() - started) });
+      if (status === 200) return done(null, { req, res });
+      // Read a bounded excerpt of the error body, then fail.
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      const fail = () => {
         req.destroy();
-        this.#streams.delete(req);
-        settle(() => resolve(null));
+        done(this.#httpError("GET", path, status, Buffer.concat(chunks)));
       };
-      signal.addEventListener("abort", onAbort, { once: true });
-      const timer = setTimeout(() => {
-        req.destroy();
-        this.#streams.delete(req);
-        settle(() => reject(this.#connectionError("GET", path, null, "timeout")));
-      }, this.#timeoutMs);
-      req.on("error", (err) => {
-        this.#streams.delete(req);
-        settle(() => (signal.aborted ? resolve(null) : reject(this.#connectionError("GET", path, err, "connection"))));
+      res.on("data", (c: Buffer) => {
+        if (bytes < 4096) chunks.push(c);
+        bytes += c.length;
       });
-      req.end();
+      res.on("end", fail);
+      res.on("error", fail);
     });
+    // Held until events() ends it, so that close() can end a live stream.
+    this.#streams.add(req);
+    const forget = () => this.#streams.delete(req);
+    return response.then(
+      (opened) => {
+        if (opened === null) forget();
+        return opened;
+      },
+      (err) => {
+        forget();
+        throw err;
+      },
+    );
+  }
+
+  /**
+   * One request on the Engine socket, settled exactly once: by `onResponse`
+   * (through `done`), with a timeout error when it has not settled within the
+   * request timeout, with a connection error, or with null when `signal`
+   * aborts. A timeout or an abort destroys the request.
+   */
+  #exchange<T>(
+    method: string,
+    path: string,
+    opts: { agent: http.Agent | false; accept: string; signal?: AbortSignal },
+    onResponse: (res: http.IncomingMessage, req: http.ClientRequest, done: (err: EngineApiError | null, value?: T) => void) => void,
+  ): { req: http.ClientRequest; response: Promise<T | null> } {
+    this.#assertOpen(method, path);
+    const { signal } = opts;
+    let settled = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let onAbort = () => {};
+    let resolveResponse!: (v: T | null) => void;
+    let rejectResponse!: (err: EngineApiError) => void;
+    const response = new Promise<T | null>((resolve, reject) => {
+      resolveResponse = resolve;
+      rejectResponse = reject;
+    });
+    const settle = (err: EngineApiError | null, value: T | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      if (err) rejectResponse(err);
+      else resolveResponse(value);
+    };
+    const req = http.request(
+      { socketPath: this.socketPath, path, method, agent: opts.agent, headers: { Host: "docker", Accept: opts.accept } },
+      (res) => onResponse(res, req, (err, value) => settle(err, value ?? null)),
+    );
+    onAbort = () => {
+      req.destroy();
+      settle(null, null);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    timer = setTimeout(() => {
+      req.destroy();
+      settle(this.#connectionError(method, path, null, "timeout"), null);
+    }, this.#timeoutMs);
+    req.on("error", (err) => {
+      if (signal?.aborted) return settle(null, null);
+      // Remember whether the failed socket came from the pool (see #request).
+      Object.assign(err, { reusedSocket: req.reusedSocket === true });
+      settle(this.#connectionError(method, path, err, "connection"), null);
+    });
+    req.end();
+    return { req, response };
   }
 }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { isPort } from "../port.ts";
 
 /**
  * Remote command that prints the endpoint the remote docker CLI would use,
@@ -70,7 +71,7 @@ function parseTcp(raw: string, scheme: string): DockerEndpoint | null {
   if (!m) return null;
   const host = m[1] ?? m[2] ?? "";
   const explicitPort = m[3] === undefined ? null : Number(m[3]);
-  if (explicitPort !== null && (explicitPort < 1 || explicitPort > 65535)) return null;
+  if (explicitPort !== null && !isPort(explicitPort)) return null;
   const tls = scheme === "https" || explicitPort === TLS_TCP_PORT;
   const port = explicitPort ?? (tls ? TLS_TCP_PORT : PLAIN_TCP_PORT);
   return { kind: "tcp", host, port, tls };

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { isPort } from "../port.ts";
 import type { ContainerInspect, ContainerSummary } from "./schemas.ts";
 import type { ObservedContainer, PublishedPort } from "./types.ts";
 
@@ -14,10 +15,6 @@ const PROTOCOLS = new Set<PublishedPort["protocol"]>(["tcp", "udp", "sctp"]);
 
 function isProtocol(s: string): s is PublishedPort["protocol"] {
   return PROTOCOLS.has(s as PublishedPort["protocol"]);
-}
-
-function isPort(n: number): boolean {
-  return Number.isInteger(n) && n >= 1 && n <= 65535;
 }
 
 /** Locale-independent order, so output is the same on every machine. */

@@ -6,13 +6,14 @@
  * @module
  */
 import { z } from "zod";
+import { PortSchema } from "../port.ts";
 
 /** One binding Docker actually made (`Ports` of `/containers/json`). */
 export const PublishedPortSchema = z.object({
   /** Port inside the container, e.g. 80. */
-  privatePort: z.number().int().min(1).max(65535),
+  privatePort: PortSchema,
   /** Port Docker bound on the remote host; for `-P` the one it assigned. */
-  publicPort: z.number().int().min(1).max(65535),
+  publicPort: PortSchema,
   /** Address Docker bound on the remote host: "0.0.0.0", "::", "127.0.0.1", ... */
   hostIp: z.string(),
   protocol: z.enum(["tcp", "udp", "sctp"]),

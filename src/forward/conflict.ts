@@ -24,6 +24,7 @@
  * @module
  */
 import { z } from "zod";
+import { MAX_PORT } from "../port.ts";
 import type { DesiredForward } from "./desired.ts";
 import type { ActiveForward } from "./diff.ts";
 
@@ -126,7 +127,7 @@ export async function resolveConflicts(desired: DesiredForward[], input: Conflic
 
   // 3. The rest go to the next free port above the one they want.
   for (const { d, why } of toMove) {
-    const last = Math.min(65535, d.localPort + NEXT_FREE_SEARCH_SPAN);
+    const last = Math.min(MAX_PORT, d.localPort + NEXT_FREE_SEARCH_SPAN);
     let chosen: number | null = null;
     for (let p = d.localPort + 1; p <= last && chosen === null; p++) {
       if (taken.has(p) || claimedByOthers.has(p) || input.active.has(p)) continue;

@@ -7,8 +7,9 @@
  */
 import { z } from "zod";
 import { usageError } from "../errors.ts";
+import { PORT_HINT, parsePortText, PortSchema } from "../port.ts";
 
-export const PortRangeSchema = z.object({ from: z.number().int().min(1).max(65535), to: z.number().int().min(1).max(65535) });
+export const PortRangeSchema = z.object({ from: PortSchema, to: PortSchema });
 export type PortRange = z.infer<typeof PortRangeSchema>;
 
 export const PortRulesSchema = z.object({
@@ -17,7 +18,7 @@ export const PortRulesSchema = z.object({
   /** Exclusion wins over inclusion. */
   exclude: z.array(PortRangeSchema),
   /** Remote (published) port → local port. Labels `rdhpf.port.REMOTE=LOCAL` take precedence per container. */
-  map: z.record(z.string(), z.number().int().min(1).max(65535)),
+  map: z.record(z.string(), PortSchema),
 });
 export type PortRules = z.infer<typeof PortRulesSchema>;
 
@@ -29,14 +30,10 @@ export const IGNORE_LABEL = "rdhpf.ignore";
 export const PORT_LABEL_PREFIX = "rdhpf.port.";
 
 function parsePort(text: string, what: string): number {
-  if (!/^\d{1,5}$/.test(text)) {
-    throw usageError(`invalid port ${JSON.stringify(text)} in ${what}`, "a port is a number from 1 to 65535");
-  }
-  const port = Number(text);
-  if (port < 1 || port > 65535) {
-    throw usageError(`port ${port} in ${what} is out of range`, "a port is a number from 1 to 65535");
-  }
-  return port;
+  const p = parsePortText(text);
+  if (p.ok) return p.port;
+  if (p.problem === "not-a-number") throw usageError(`invalid port ${JSON.stringify(text)} in ${what}`, PORT_HINT);
+  throw usageError(`port ${p.value} in ${what} is out of range`, PORT_HINT);
 }
 
 /** Parses "3000-9999,5432" into ranges. */
@@ -78,10 +75,8 @@ export function excludedBy(port: number, rules: PortRules): string | null {
 /** Local port for a remote port: container label first, then `--map`, else the same number. */
 export function localPortFor(remotePort: number, labels: Record<string, string>, rules: PortRules): number {
   const label = labels[`${PORT_LABEL_PREFIX}${remotePort}`];
-  if (label !== undefined && /^\d{1,5}$/.test(label.trim())) {
-    const port = Number(label.trim());
-    if (port >= 1 && port <= 65535) return port;
-  }
+  const fromLabel = label === undefined ? null : parsePortText(label.trim());
+  if (fromLabel?.ok) return fromLabel.port;
   return rules.map[String(remotePort)] ?? remotePort;
 }
 

@@ -10,11 +10,13 @@
  * @module
  */
 import { execFile } from "node:child_process";
-import { accessSync, constants, copyFileSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
-import { basename, delimiter, dirname, join } from "node:path";
+import { accessSync, constants, copyFileSync, mkdirSync, readFileSync, statSync, unlinkSync } from "node:fs";
+import { delimiter, dirname, join } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import { z } from "zod";
+import { writeFileAtomic } from "../atomic_file.ts";
 import { RdhpfError, usageError } from "../errors.ts";
+import { sleep } from "../sleep.ts";
 import { isManagedPlist, LAUNCHD_LABEL, launchdPlist } from "./launchd.ts";
 import { SERVICE_PATH } from "./spec.ts";
 import { isManagedUnit, SYSTEMD_UNIT, systemdUnit } from "./systemd.ts";
@@ -229,7 +231,7 @@ async function runAll(commands: ServiceCommand[], opts: ApplyOptions, hint: stri
   for (const c of commands) {
     let result = await run(c.argv);
     for (let attempt = 0; result.code !== 0 && attempt < c.retries; attempt++) {
-      await new Promise((r) => setTimeout(r, opts.retryDelayMs ?? 1000));
+      await sleep(opts.retryDelayMs ?? 1000);
       result = await run(c.argv);
     }
     results.push(result);
@@ -253,23 +255,6 @@ function readIfExists(path: string): string | null {
     return readFileSync(path, "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw err;
-  }
-}
-
-/** Writes `content` to `path` atomically: a temp file in the same directory, then rename. */
-export function writeFileAtomic(path: string, content: string, mode = 0o644): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  try {
-    writeFileSync(tmp, content, { mode });
-    renameSync(tmp, path);
-  } catch (err) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // nothing left behind
-    }
     throw err;
   }
 }
@@ -317,7 +302,7 @@ export async function installService(plan: ServicePlan, opts: ApplyOptions): Pro
     print(`kept the previous ${plan.filePath} as ${backupPath}`);
   }
   if (plan.logDir) mkdirSync(plan.logDir, { recursive: true, mode: 0o755 });
-  writeFileAtomic(plan.filePath, plan.content);
+  writeFileAtomic(plan.filePath, plan.content, { mode: 0o644, createDirMode: 0o755 });
   log.info("service file written", { path: plan.filePath, replaced: existing !== null });
   print(`${existing !== null ? "replaced" : "wrote"} ${plan.filePath}`);
   let commands: CommandResult[] = [];

@@ -32,6 +32,7 @@
  */
 import { isIPv6 } from "node:net";
 import { bracketIpv6 } from "../address.ts";
+import { isPort, MAX_PORT } from "../port.ts";
 import { hasControlChars } from "./_text.ts";
 import { destination, type SshTarget } from "./target.ts";
 
@@ -88,8 +89,8 @@ function opts(list: string[]): string[] {
 }
 
 
-function checkPort(port: number, what: string): void {
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`${what} ${port} is not a TCP port (1-65535)`);
+function assertPort(port: number, what: string): void {
+  if (!isPort(port)) throw new RangeError(`${what} ${port} is not a TCP port (1-${MAX_PORT})`);
 }
 
 function checkAddress(address: string, what: string): void {
@@ -110,8 +111,8 @@ function checkSocketPath(path: string, what: string): void {
 export function forwardSpec(f: LocalForward): string {
   checkAddress(f.bindAddress, "bind address");
   checkAddress(f.remoteHost, "remote host");
-  checkPort(f.localPort, "local port");
-  checkPort(f.remotePort, "remote port");
+  assertPort(f.localPort, "local port");
+  assertPort(f.remotePort, "remote port");
   return `${bracketIpv6(f.bindAddress)}:${f.localPort}:${bracketIpv6(f.remoteHost)}:${f.remotePort}`;
 }
 

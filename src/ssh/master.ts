@@ -19,6 +19,7 @@ import { existsSync, lstatSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import { RdhpfError } from "../errors.ts";
+import { sleep } from "../sleep.ts";
 import type { SshContext } from "./argv.ts";
 import { classifySshStderr, SshConnectError, type SshErrorKind } from "./errors.ts";
 import { runSsh, spawnSsh } from "./process.ts";
@@ -70,7 +71,6 @@ class StderrTail {
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function isAlive(child: ChildProcess | null): child is ChildProcess {
   return child !== null && child.exitCode === null && child.signalCode === null;

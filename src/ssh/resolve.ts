@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { RdhpfError } from "../errors.ts";
+import { PortSchema } from "../port.ts";
 import type { SshContext } from "./argv.ts";
 import { classifySshStderr } from "./errors.ts";
 import { runSsh } from "./process.ts";
@@ -14,7 +15,7 @@ import { runSsh } from "./process.ts";
 export const ResolvedTargetSchema = z.object({
   user: z.string().min(1),
   hostname: z.string().min(1),
-  port: z.number().int().min(1).max(65535),
+  port: PortSchema,
 });
 /** The login ssh will really make. */
 export type ResolvedTarget = z.infer<typeof ResolvedTargetSchema>;

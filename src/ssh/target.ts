@@ -12,6 +12,7 @@
 import { isIPv6 } from "node:net";
 import { z } from "zod";
 import { usageError } from "../errors.ts";
+import { PORT_HINT, parsePortText } from "../port.ts";
 import { hasControlChars, quoteInput } from "./_text.ts";
 
 export const SshTargetSchema = z.object({
@@ -52,11 +53,12 @@ function checkHost(host: string, raw: string): string {
   return host;
 }
 
-function checkPort(port: string, raw: string): number {
-  if (!/^[0-9]{1,5}$/.test(port)) refuse(`the port ${quoteInput(port)} is not a number`, raw, "a port is a number from 1 to 65535, e.g. ssh://host:2222");
-  const n = Number(port);
-  if (n < 1 || n > 65535) refuse(`the port ${n} is out of range`, raw, "a port is a number from 1 to 65535, e.g. ssh://host:2222");
-  return n;
+function targetPort(port: string, raw: string): number {
+  const p = parsePortText(port);
+  if (p.ok) return p.port;
+  const hint = `${PORT_HINT}, e.g. ssh://host:2222`;
+  if (p.problem === "not-a-number") refuse(`the port ${quoteInput(port)} is not a number`, raw, hint);
+  return refuse(`the port ${p.value} is out of range`, raw, hint);
 }
 
 function splitUser(s: string, raw: string): { user: string | null; rest: string } {
@@ -101,7 +103,7 @@ function parseUrl(raw: string, authority: string): SshTarget {
     }
     checkHost(host, raw);
   }
-  const port = portText === null ? null : checkPort(portText, raw);
+  const port = portText === null ? null : targetPort(portText, raw);
   return { raw, user, host, port };
 }
 

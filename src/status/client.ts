@@ -10,7 +10,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import type { z } from "zod";
-import { instancePaths, type InstancePaths } from "../daemon/paths.ts";
+import { instancePaths, type InstancePaths } from "../paths.ts";
 import { RdhpfError } from "../errors.ts";
 import { type StatusDocument, StatusDocumentSchema } from "./schema.ts";
 import type { InstanceView } from "./view.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { sleep } from "../daemon/backoff.ts";
+import { sleep } from "../sleep.ts";
 import { formatError } from "../errors.ts";
 import { type InstanceListing, type InstanceSelection, selectInstances } from "./client.ts";
 import { statusExitCode } from "./health.ts";

@@ -1,14 +1,16 @@
 /**
- * TARGET and SSH options shared by every command that talks about one host
- * (`run`, `status --host`, `wait`, `doctor`): one resolution, so that
- * `status` finds the instance that `run` started with the same words.
+ * Which instance a command talks about: TARGET and SSH options resolved into
+ * the host identity and the instance's files. Shared by every command that
+ * talks about one host (`run`, `status --host`, `wait`, `doctor`): one
+ * resolution, so that `status` finds the instance that `run` started with
+ * the same words. It lives below the CLI and the doctor, which both use it.
  *
  * @module
  */
 import { getLogger } from "@logtape/logtape";
 import { currentDockerContext, type DockerContext } from "../docker/local_context.ts";
 import { usageError } from "../errors.ts";
-import { instancePaths, type InstancePaths, runtimeDir } from "../daemon/paths.ts";
+import { instancePaths, type InstancePaths, runtimeDir } from "../paths.ts";
 import type { SshContext } from "../ssh/argv.ts";
 import { instanceIdentity, resolveTarget } from "../ssh/resolve.ts";
 import { defaultTargetFromEnv, parseTarget, type SshTarget, validateSshOption } from "../ssh/target.ts";

@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { RdhpfError } from "../errors.ts";
 import { fakeDockerDir } from "../docker/_fake_docker_cli.ts";
-import { chooseTarget } from "./target_options.ts";
+import { chooseTarget } from "./instance.ts";
 
 /** A fake `docker` whose current context points at `host`; it leaves a mark when asked. */
 function dockerWithContext(name: string, host: string) {
