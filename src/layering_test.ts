@@ -1,7 +1,7 @@
 /**
  * The import direction of docs/architecture.md, enforced: calls and data
  * flow downward, cli → doctor → daemon → forward → the adapters (docker,
- * ssh, status, service, log) → the leaves in src/ itself. A folder may import
+ * ssh, status, service, log) → process helpers → the leaves in src/ itself. A folder may import
  * only from folders below it; folders on the same level never import each
  * other, so there is no cycle between folders. Modules whose name starts with
  * `_` are internal to their folder.
@@ -16,15 +16,16 @@ const SRC = dirname(fileURLToPath(import.meta.url));
 
 /** Level of each folder of src/ ("." is src/ itself); higher may import lower. */
 const LEVELS: Record<string, number> = {
-  cli: 5,
-  doctor: 4,
-  daemon: 3,
-  forward: 2,
-  docker: 1,
-  ssh: 1,
-  status: 1,
-  service: 1,
-  log: 1,
+  cli: 50,
+  doctor: 40,
+  daemon: 30,
+  forward: 20,
+  docker: 10,
+  ssh: 10,
+  status: 10,
+  service: 10,
+  log: 10,
+  process: 5,
   ".": 0,
 };
 /** The entry point sits in src/ but is the top of the graph. */

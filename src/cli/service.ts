@@ -21,8 +21,8 @@ import {
   serviceStatus,
   uninstallService,
 } from "../service/install.ts";
-import { hasControlChars } from "../ssh/_text.ts";
 import { validateSshOption } from "../ssh/target.ts";
+import { hasUnsafeChars } from "../text_safety.ts";
 import { loadConfigFile } from "./config_file.ts";
 import { buildRules, validateBind } from "./forwarding_options.ts";
 import { targetSettings } from "./options.ts";
@@ -96,7 +96,7 @@ export function runArgsFor(runOptions: readonly Option[], values: Record<string,
     if (key === "host" || flag === undefined || value === undefined || value === false) continue;
     const items = Array.isArray(value) ? value.map(String) : [value === true ? "" : String(value)];
     for (const item of items) {
-      if (hasControlChars(item)) throw usageError(`${flag} value contains control characters`, "pass plain values");
+      if (hasUnsafeChars(item)) throw usageError(`${flag} value contains control characters`, "pass plain values");
       if (value === true) {
         args.push(flag);
         continue;
@@ -115,7 +115,7 @@ export function runArgsFor(runOptions: readonly Option[], values: Record<string,
 
 function sshAuthSockEnv(raw: string | undefined, cwd: string): Record<string, string> {
   if (raw === undefined) return {};
-  if (hasControlChars(raw)) throw usageError("--ssh-auth-sock contains control characters", "pass the agent socket path");
+  if (hasUnsafeChars(raw)) throw usageError("--ssh-auth-sock contains control characters", "pass the agent socket path");
   return { SSH_AUTH_SOCK: resolve(cwd, raw) };
 }
 

@@ -20,7 +20,7 @@ import { EngineClient } from "../docker/client.ts";
 import { DEFAULT_ENDPOINT, ENDPOINT_DISCOVERY_COMMAND, parseEndpoint } from "../docker/endpoint.ts";
 import { startDialStdioRelay } from "../docker/relay.ts";
 import { RdhpfError } from "../errors.ts";
-import { displaySafe } from "../status/escape.ts";
+import { displaySafe } from "../text_safety.ts";
 import type { Mux } from "../ssh/mux.ts";
 import type { InstancePaths } from "../paths.ts";
 import { writeFileAtomic } from "../atomic_file.ts";

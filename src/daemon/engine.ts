@@ -31,7 +31,7 @@ import type { SshContext } from "../ssh/argv.ts";
 import { SshConnectError } from "../ssh/errors.ts";
 import { SshMaster } from "../ssh/master.ts";
 import { Mux } from "../ssh/mux.ts";
-import { displaySafe } from "../status/escape.ts";
+import { displaySafe } from "../text_safety.ts";
 import { sleep } from "../sleep.ts";
 import { backoffDelayMs } from "./backoff.ts";
 import { Coalescer } from "./coalescer.ts";
@@ -92,6 +92,8 @@ const SETTLE_RECHECK_MS = 1_000;
 const NEXT_FREE_RETRY_MS = 250;
 const NEXT_FREE_RETRIES = 5;
 const NAME_CHARS = 80;
+/** Reasons quote container names and ssh text: escaped and cut like them. */
+const REASON_CHARS = 300;
 
 class SessionEnded extends Error {}
 
@@ -396,7 +398,7 @@ export class Engine {
       });
     }
     for (const f of outcome.removed) {
-      log.info("Forward removed", { container: displaySafe(f.containerName, NAME_CHARS), local_port: f.localPort, reason: f.endReason });
+      log.info("Forward removed", { container: displaySafe(f.containerName, NAME_CHARS), local_port: f.localPort, reason: displaySafe(f.endReason, REASON_CHARS) });
     }
     for (const f of outcome.adopted) {
       log.info("Forward now serves another container", { container: displaySafe(f.containerName, NAME_CHARS), local_port: f.localPort });
@@ -404,7 +406,7 @@ export class Engine {
     for (const b of outcome.blocked) {
       if (this.announcedBlocks.get(b.desired.localPort) === b.reason) continue;
       this.announcedBlocks.set(b.desired.localPort, b.reason);
-      log.warn("Forward blocked; retrying at every resync", { container: displaySafe(b.desired.containerName, NAME_CHARS), local_port: b.desired.localPort, reason: b.reason });
+      log.warn("Forward blocked; retrying at every resync", { container: displaySafe(b.desired.containerName, NAME_CHARS), local_port: b.desired.localPort, reason: displaySafe(b.reason, REASON_CHARS) });
     }
     for (const port of [...this.announcedBlocks.keys()]) if (!this.applier.blocked.has(port)) this.announcedBlocks.delete(port);
     this.retryNextFreeSoon(outcome.blocked.length > 0);
@@ -461,7 +463,7 @@ export class Engine {
     }, localPortProbe(this.opts.bindAddresses));
     this.relocations = r.relocations;
     for (const d of r.decided) {
-      log.info("Local port taken; forwarding to the next free port", { container: displaySafe(d.containerName, NAME_CHARS), wanted_port: d.wantedPort, local_port: d.localPort, reason: d.reason });
+      log.info("Local port taken; forwarding to the next free port", { container: displaySafe(d.containerName, NAME_CHARS), wanted_port: d.wantedPort, local_port: d.localPort, reason: displaySafe(d.reason, REASON_CHARS) });
     }
     return r.forwards;
   }

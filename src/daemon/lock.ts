@@ -10,8 +10,8 @@ import { openSync, readFileSync, rmSync, writeSync, closeSync } from "node:fs";
 import { getLogger } from "@logtape/logtape";
 import { z } from "zod";
 import { RdhpfError } from "../errors.ts";
+import { commandLine, isAlive, terminate } from "../process/mod.ts";
 import type { InstancePaths } from "../paths.ts";
-import { commandLine, isAlive, terminate } from "./process_info.ts";
 import { writeFileAtomic } from "../atomic_file.ts";
 
 const log = getLogger(["rdhpf", "daemon"]);
@@ -70,7 +70,9 @@ export class InstanceLock {
       }
       if (other?.masterPid && isAlive(other.masterPid) && (commandLine(other.masterPid) ?? "").includes(paths.controlSocket)) {
         log.warn("Ending orphaned SSH master left by a previous run", { master_pid: other.masterPid, previous_pid: other.pid });
+        const t0 = performance.now();
         await terminate(other.masterPid);
+        log.debug("Orphaned SSH master ended", { master_pid: other.masterPid, duration_ms: Math.round(performance.now() - t0) });
       }
       for (const stale of [paths.lockFile, paths.controlSocket, paths.dockerSocket, paths.controlApiSocket]) rmSync(stale, { force: true });
     }

@@ -12,6 +12,7 @@
 import http from "node:http";
 import { getLogger } from "@logtape/logtape";
 import { RdhpfError } from "../errors.ts";
+import { replaceUnsafe } from "../text_safety.ts";
 import { JsonLineSplitter } from "./json_lines.ts";
 import { containerFromInspect, containerFromSummary } from "./ports.ts";
 import {
@@ -110,9 +111,9 @@ export function compareApiVersions(a: string, b: string): number {
   return aMajor - bMajor || aMinor - bMinor;
 }
 
-/** Control characters out, length bounded: server text may quote hostile input. */
+/** Unsafe characters (line breaks, ESC, bidi) become spaces, length bounded: server text may quote hostile input. */
 function excerpt(text: string): string {
-  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").trim();
+  const clean = replaceUnsafe(text, () => " ").replace(/ {2,}/g, " ").trim();
   return clean.length > EXCERPT_CHARS ? `${clean.slice(0, EXCERPT_CHARS)}…` : clean;
 }
 

@@ -6,6 +6,7 @@
  * @module
  */
 import { isPort } from "../port.ts";
+import { hasUnsafeChars } from "../text_safety.ts";
 
 /**
  * Remote command that prints the endpoint the remote docker CLI would use,
@@ -44,8 +45,8 @@ const TLS_TCP_PORT = 2376;
  */
 export function parseEndpoint(s: string): DockerEndpoint {
   const raw = s.trim();
-  // Control characters never belong in an endpoint; do not let them reach an argv.
-  if (/[\u0000-\u001f\u007f]/.test(raw)) return { kind: "other", raw };
+  // Control and invisible characters never belong in an endpoint; do not let them reach an argv.
+  if (hasUnsafeChars(raw)) return { kind: "other", raw };
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(raw)?.[1]?.toLowerCase();
   switch (scheme) {
     case "unix": {

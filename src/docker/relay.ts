@@ -16,6 +16,7 @@ import { chmodSync, lstatSync, unlinkSync } from "node:fs";
 import net from "node:net";
 import { getLogger } from "@logtape/logtape";
 import { RdhpfError } from "../errors.ts";
+import { isRunning, terminateChild } from "../process/mod.ts";
 
 const log = getLogger(["rdhpf", "docker", "relay"]);
 
@@ -46,30 +47,9 @@ interface Bridge {
   exited: Promise<void>;
 }
 
-function isAlive(child: ChildProcess): boolean {
-  return child.exitCode === null && child.signalCode === null;
-}
-
-/** Ends a child by its pid: SIGTERM, then SIGKILL after a grace period. */
+/** Ends a bridge's child: SIGTERM, then SIGKILL after a grace period. */
 function endChild(bridge: Bridge): void {
-  const { child } = bridge;
-  if (!isAlive(child) || child.pid === undefined) return;
-  const pid = child.pid;
-  try {
-    process.kill(pid, "SIGTERM");
-  } catch {
-    return; // already gone
-  }
-  const timer = setTimeout(() => {
-    if (isAlive(child)) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-  }, KILL_GRACE_MS);
-  void bridge.exited.then(() => clearTimeout(timer));
+  void terminateChild(bridge.child, KILL_GRACE_MS);
 }
 
 /** Removes a stale socket file; refuses to delete anything that is not a socket. */
@@ -99,7 +79,7 @@ function bridgeConnection(socket: net.Socket, spawnBridge: () => ChildProcess, b
     return;
   }
   const exited = new Promise<void>((resolve) => {
-    if (!isAlive(child)) resolve();
+    if (!isRunning(child)) resolve();
     child.once("exit", () => resolve());
     // A spawn failure (ENOENT) emits "error" and no "exit".
     child.once("error", () => resolve());

@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import { displaySafe } from "../status/escape.ts";
+import { displaySafe } from "../text_safety.ts";
 import type { CheckStatus, DoctorReport } from "./report.ts";
 
 /**

@@ -31,8 +31,8 @@ import { Mux } from "../ssh/mux.ts";
 import { runSsh } from "../ssh/process.ts";
 import { sshGValues } from "../ssh/resolve.ts";
 import { defaultTargetFromEnv } from "../ssh/target.ts";
-import { escapeText } from "../ssh/_text.ts";
 import { queryInstance } from "../status/client.ts";
+import { displaySafe } from "../text_safety.ts";
 import { resolveInstance, type ResolvedInstance, type SshCliOptions } from "../daemon/instance.ts";
 import { type BusyPort, buildReport, CONTROL_PATH_TEMP_SUFFIX_BYTES, type DoctorFacts, maxSocketPathBytes, type Problem } from "./checks.ts";
 import type { DoctorReport } from "./report.ts";
@@ -83,9 +83,9 @@ async function probeSshClient(sshBinary: string): Promise<DoctorFacts["sshClient
     const r = await runSsh({ kind: "version" }, ctx, { timeoutMs: TIMEOUTS.sshVersion });
     const line = `${r.stderr}\n${r.stdout}`.split(/\r?\n/).map((l) => l.trim()).find((l) => l !== "") ?? "";
     if (r.code !== 0 || !/^OpenSSH/i.test(line)) {
-      return { problem: { message: `${sshBinary} -V printed ${JSON.stringify(escapeText(line, 120))} (exit ${r.code})`, hint: "rdhpf needs the OpenSSH client (Debian: apt-get install openssh-client)" } };
+      return { problem: { message: `${sshBinary} -V printed ${JSON.stringify(displaySafe(line, 120))} (exit ${r.code})`, hint: "rdhpf needs the OpenSSH client (Debian: apt-get install openssh-client)" } };
     }
-    return { version: escapeText(line, 200) };
+    return { version: displaySafe(line, 200) };
   } catch (err) {
     return { problem: problemOf(err) };
   }

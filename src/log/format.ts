@@ -1,12 +1,15 @@
 /**
  * Text log lines in logfmt style, the format operators grep:
  * `time=2026-11-27T18:00:00.000Z level=INFO logger=rdhpf.ssh msg="SSH ControlMaster verified healthy" pid=123`.
- * Values are quoted when needed and control characters escaped, so a hostile
- * container name can never forge a log line or move the terminal cursor.
+ * Values are quoted when needed and unsafe characters escaped (the rule of
+ * src/text_safety.ts), so a hostile container name can never forge a log line,
+ * move the terminal cursor or reorder what a reader sees. JSON lines get the
+ * same rule through `escapeSerialized`.
  *
  * @module
  */
 import { getJsonLinesFormatter, type LogRecord } from "@logtape/logtape";
+import { escapeSerialized, escapeUnsafe, hasUnsafeChars } from "../text_safety.ts";
 
 const LEVEL_NAMES: Record<string, string> = {
   trace: "TRACE", debug: "DEBUG", info: "INFO", warning: "WARN", error: "ERROR", fatal: "FATAL",
@@ -14,16 +17,6 @@ const LEVEL_NAMES: Record<string, string> = {
 
 /** Longest value written into one field; the rest is cut with a marker. */
 export const MAX_FIELD_CHARS = 2000;
-
-/** Escapes control characters (C0, DEL, C1) as \n, \t, \xNN. */
-export function escapeControl(s: string): string {
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => {
-    if (c === "\n") return "\\n";
-    if (c === "\t") return "\\t";
-    if (c === "\r") return "\\r";
-    return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
-  });
-}
 
 function valueText(v: unknown): string {
   if (typeof v === "string") return v;
@@ -40,8 +33,8 @@ function valueText(v: unknown): string {
 export function logfmtValue(v: unknown): string {
   let s = valueText(v);
   if (s.length > MAX_FIELD_CHARS) s = `${s.slice(0, MAX_FIELD_CHARS)}…(${s.length - MAX_FIELD_CHARS} more chars)`;
-  if (s !== "" && /^[^\s"=\\\u0000-\u001f\u007f-\u009f]+$/.test(s)) return s;
-  return `"${escapeControl(s.replace(/\\/g, "\\\\")).replace(/"/g, '\\"')}"`;
+  if (s !== "" && /^[^\s"=\\]+$/.test(s) && !hasUnsafeChars(s)) return s;
+  return `"${escapeUnsafe(s).replace(/"/g, '\\"')}"`;
 }
 
 function messageText(record: LogRecord): string {
@@ -76,5 +69,5 @@ export function formatJsonRecord(record: LogRecord): string {
   for (const [k, v] of Object.entries(record.properties)) {
     properties[k] = v instanceof Error ? v.message : typeof v === "string" && v.length > MAX_FIELD_CHARS ? `${v.slice(0, MAX_FIELD_CHARS)}…` : v;
   }
-  return jsonLines({ ...record, properties });
+  return escapeSerialized(jsonLines({ ...record, properties }));
 }

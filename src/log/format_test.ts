@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { LogRecord } from "@logtape/logtape";
-import { escapeControl, formatJsonRecord, formatTextRecord, logfmtValue, MAX_FIELD_CHARS } from "./format.ts";
+import { formatJsonRecord, formatTextRecord, logfmtValue, MAX_FIELD_CHARS } from "./format.ts";
 
 function record(message: string, properties: Record<string, unknown> = {}, level: LogRecord["level"] = "info"): LogRecord {
   return { category: ["rdhpf", "ssh"], level, message: [message], rawMessage: message, timestamp: Date.UTC(2026, 10, 27, 18), properties };
@@ -35,8 +35,9 @@ describe("logfmtValue", () => {
   for (const [input, expected] of cases) it(`renders ${JSON.stringify(input)} as ${expected}`, () => assert.equal(logfmtValue(input), expected));
 });
 
-describe("escapeControl", () => {
-  it("escapes C0, DEL and C1 characters", () => assert.equal(escapeControl("a\u0000b\u007fc\u009bd"), "a\\x00b\\x7fc\\x9bd"));
+describe("logfmtValue and hostile text", () => {
+  it("quotes and escapes C0, DEL and C1 characters", () => assert.equal(logfmtValue("a\u0000b\u007fc\u009bd"), '"a\\x00b\\x7fc\\x9bd"'));
+  it("quotes and escapes a bidi override, which a bare value would let through", () => assert.equal(logfmtValue("abc\u202etxt"), '"abc\\u{202e}txt"'));
 });
 
 describe("formatJsonRecord", () => {

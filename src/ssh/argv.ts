@@ -33,7 +33,7 @@
 import { isIPv6 } from "node:net";
 import { bracketIpv6 } from "../address.ts";
 import { isPort, MAX_PORT } from "../port.ts";
-import { hasControlChars } from "./_text.ts";
+import { hasUnsafeChars, replaceUnsafe } from "../text_safety.ts";
 import { destination, type SshTarget } from "./target.ts";
 
 /** Everything the argv builder needs about one remote host. */
@@ -94,7 +94,7 @@ function assertPort(port: number, what: string): void {
 }
 
 function checkAddress(address: string, what: string): void {
-  if (address === "" || address.startsWith("-") || /\s/.test(address) || hasControlChars(address) || address.includes("/")) {
+  if (address === "" || address.startsWith("-") || /\s/.test(address) || hasUnsafeChars(address) || address.includes("/")) {
     throw new RangeError(`${what} ${JSON.stringify(address)} is not an address`);
   }
   if (address.includes(":") && !isIPv6(address)) throw new RangeError(`${what} ${JSON.stringify(address)} is not an address`);
@@ -102,7 +102,7 @@ function checkAddress(address: string, what: string): void {
 
 function checkSocketPath(path: string, what: string): void {
   // ssh splits a -L spec at ":"; it has no quoting for socket paths.
-  if (!path.startsWith("/") || path.includes(":") || hasControlChars(path)) {
+  if (!path.startsWith("/") || path.includes(":") || hasUnsafeChars(path)) {
     throw new RangeError(`${what} ${JSON.stringify(path)} must be an absolute path without ":" or control characters`);
   }
 }
@@ -129,7 +129,7 @@ export function socketForwardSpec(localPath: string, remotePath: string): string
  * quotes keep each word whole and inert.
  */
 export function quoteRemoteWord(word: string): string {
-  if (hasControlChars(word)) throw new RangeError(`remote command word ${JSON.stringify(word)} holds control characters`);
+  if (hasUnsafeChars(word)) throw new RangeError(`remote command word ${JSON.stringify(word)} holds control characters`);
   return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
@@ -212,10 +212,8 @@ export function sshArgv(op: SshOperation, ctx: SshContext): string[] {
 const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
 
 function ansiCQuote(word: string): string {
-  const body = word.replace(/[\\']/g, (c) => `\\${c}`).replace(
-    // deno-lint-ignore no-control-regex
-    /[\u0000-\u001f\u007f-\u009f]/g,
-    (c) => (c === "\n" ? "\\n" : c === "\t" ? "\\t" : c === "\r" ? "\\r" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`),
+  const body = replaceUnsafe(word.replace(/[\\']/g, (c) => `\\${c}`), (cp) =>
+    cp === 0x0a ? "\\n" : cp === 0x09 ? "\\t" : cp === 0x0d ? "\\r" : cp <= 0xff ? `\\x${cp.toString(16).padStart(2, "0")}` : `\\u${cp.toString(16).padStart(4, "0")}`,
   );
   return `$'${body}'`;
 }
@@ -225,7 +223,7 @@ export function quoteArgv(argv: string[]): string {
   return argv
     .map((w) => {
       if (SAFE_WORD.test(w)) return w;
-      if (hasControlChars(w)) return ansiCQuote(w);
+      if (hasUnsafeChars(w)) return ansiCQuote(w);
       return `'${w.replace(/'/g, `'\\''`)}'`;
     })
     .join(" ");

@@ -8,7 +8,7 @@
  * @module
  */
 import { RdhpfError } from "../errors.ts";
-import { escapeText } from "./_text.ts";
+import { displaySafe } from "../text_safety.ts";
 
 /** What went wrong, as far as ssh's messages tell. */
 export type SshErrorKind =
@@ -162,11 +162,11 @@ export function classifySshStderr(stderr: string): SshFailure {
   for (const rule of RULES) {
     for (const line of lines) {
       const m = line.match(rule.pattern);
-      if (m) return { kind: rule.kind, message: escapeText(line, 300), hint: rule.hint(m, stderr) };
+      if (m) return { kind: rule.kind, message: displaySafe(line, 300), hint: rule.hint(m, stderr) };
     }
   }
   const last = lines.at(-1);
-  return { kind: "unknown", message: last === undefined ? "" : escapeText(last, 300), hint: null };
+  return { kind: "unknown", message: last === undefined ? "" : displaySafe(last, 300), hint: null };
 }
 
 /** Failures that at first start mean "fix your configuration" (exit 2), not "retry later". */
@@ -231,7 +231,7 @@ export function spawnFailure(binary: string, argv: readonly string[], err: unkno
     case "ENOMEM":
       return new RdhpfError(`${what}: the system refuses a new process (${code})`, "check the process limit (ulimit -u) and free memory; rdhpf retries at the next resync", 1, options);
     default: {
-      const detail = err instanceof Error ? escapeText(err.message, 200) : String(code ?? "unknown error");
+      const detail = err instanceof Error ? displaySafe(err.message, 200) : String(code ?? "unknown error");
       return new RdhpfError(`${what}: ${detail}`, "check that the ssh client runs by hand: ssh -V", 1, options);
     }
   }

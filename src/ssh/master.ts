@@ -20,6 +20,7 @@ import { dirname } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import { RdhpfError } from "../errors.ts";
 import { sleep } from "../sleep.ts";
+import { isRunning, signalPid, terminateChild } from "../process/mod.ts";
 import type { SshContext } from "./argv.ts";
 import { classifySshStderr, SshConnectError, type SshErrorKind } from "./errors.ts";
 import { runSsh, spawnSsh } from "./process.ts";
@@ -71,19 +72,6 @@ class StderrTail {
   }
 }
 
-
-function isAlive(child: ChildProcess | null): child is ChildProcess {
-  return child !== null && child.exitCode === null && child.signalCode === null;
-}
-
-function killPid(pid: number | undefined, signal: NodeJS.Signals): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // already gone
-  }
-}
 
 /** Options of `SshMaster`. */
 export interface SshMasterOptions {
@@ -154,7 +142,7 @@ export class SshMaster implements MasterLog {
    * Resolves at once when the master is already running.
    */
   start(): Promise<void> {
-    if (this.running && isAlive(this.child)) return Promise.resolve();
+    if (this.running && isRunning(this.child)) return Promise.resolve();
     this.starting ??= this.doStart().finally(() => {
       this.starting = null;
     });
@@ -179,7 +167,7 @@ export class SshMaster implements MasterLog {
     child.stderr!.setEncoding("utf8");
     child.stderr!.on("data", (chunk: string) => {
       tail.push(chunk);
-      if (chunk.includes("disabling multiplexing")) killPid(child.pid, "SIGKILL");
+      if (chunk.includes("disabling multiplexing")) signalPid(child.pid, "SIGKILL");
     });
     this.exited = new Promise((resolve) => {
       child.on("error", (err) => {
@@ -208,7 +196,7 @@ export class SshMaster implements MasterLog {
       }
       if (settledExit) throw this.connectError(settledExit);
       if (performance.now() > deadline) {
-        killPid(child.pid, "SIGKILL");
+        signalPid(child.pid, "SIGKILL");
         const info = await exited;
         const failure = info.kind === "unknown" ? null : info;
         throw new SshConnectError(
@@ -304,7 +292,7 @@ export class SshMaster implements MasterLog {
    * a start in progress, up to its timeout).
    */
   terminateNow(): void {
-    if (this.child) killPid(this.child.pid, "SIGTERM");
+    if (isRunning(this.child)) signalPid(this.child.pid, "SIGTERM");
   }
 
   stop(): Promise<void> {
@@ -318,17 +306,11 @@ export class SshMaster implements MasterLog {
     if (this.starting) await this.starting.catch(() => {});
     const child = this.child;
     const exited = this.exited;
-    if (!isAlive(child) || exited === null) return;
+    if (!isRunning(child) || exited === null) return;
     this.stopRequested = true;
     const waitExit = (ms: number) => Promise.race([exited.then(() => true), sleep(ms).then(() => false)]);
     if (this.running) await runSsh({ kind: "exit" }, this.ctx, { timeoutMs: 2000 });
-    if (!(await waitExit(1000))) {
-      killPid(child.pid, "SIGTERM");
-      if (!(await waitExit(500))) {
-        killPid(child.pid, "SIGKILL");
-        await waitExit(2000);
-      }
-    }
+    if (!(await waitExit(1000))) await terminateChild(child, 500, 2000);
     // The exit handler removes the socket; this covers a master that died
     // before it was ready.
     if (this.ownsSocket) rmSync(this.ctx.controlPath, { force: true });

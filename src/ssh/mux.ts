@@ -39,11 +39,11 @@ import type { ChildProcess } from "node:child_process";
 import { lstatSync, rmSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { getLogger } from "@logtape/logtape";
+import { displaySafe } from "../text_safety.ts";
 import { forwardSpec, type LocalForward, type SshContext } from "./argv.ts";
 import { classifySshStderr, SshConnectError, type SshErrorKind, type SshFailure } from "./errors.ts";
 import type { MasterLog } from "./master.ts";
 import { runSsh, spawnSsh, type SshRunResult } from "./process.ts";
-import { escapeText } from "./_text.ts";
 
 const log = getLogger(["rdhpf", "ssh", "mux"]);
 
@@ -402,10 +402,10 @@ export class Mux {
       await new Promise((res) => setTimeout(res, 5)); // see explain()
       const masterLines = (this.masterLog?.since(mark) ?? "").split(/\r?\n/).filter((l) => l.includes(localPath)).join("\n");
       const failure = failureOf(r, masterLines);
-      log.debug("Mux socket forward failed", { localPath, remotePath: escapeText(remotePath), kind: failure.kind, sshMessage: failure.message, durationMs });
-      throw new SshConnectError(failure.kind, `forwarding ${localPath} to the remote socket ${escapeText(remotePath)} failed: ${failure.message || failure.kind}`, failure.hint);
+      log.debug("Mux socket forward failed", { localPath, remotePath: displaySafe(remotePath, 200), kind: failure.kind, sshMessage: failure.message, durationMs });
+      throw new SshConnectError(failure.kind, `forwarding ${localPath} to the remote socket ${displaySafe(remotePath, 200)} failed: ${failure.message || failure.kind}`, failure.hint);
     }
-    log.debug("Mux socket forward", { localPath, remotePath: escapeText(remotePath), durationMs });
+    log.debug("Mux socket forward", { localPath, remotePath: displaySafe(remotePath, 200), durationMs });
     return { durationMs };
   }
 

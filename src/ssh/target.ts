@@ -13,7 +13,7 @@ import { isIPv6 } from "node:net";
 import { z } from "zod";
 import { usageError } from "../errors.ts";
 import { PORT_HINT, parsePortText } from "../port.ts";
-import { hasControlChars, quoteInput } from "./_text.ts";
+import { hasUnsafeChars, quoteInput } from "../text_safety.ts";
 
 export const SshTargetSchema = z.object({
   /** The TARGET exactly as given. */
@@ -122,7 +122,7 @@ function parseAlias(raw: string): SshTarget {
 export function parseTarget(raw: string): SshTarget {
   if (raw === "") refuse("it is empty", raw);
   if (raw.startsWith("-")) refuse("it starts with \"-\" and would be read by ssh as an option", raw);
-  if (hasControlChars(raw)) refuse("it holds control characters or a line break", raw);
+  if (hasUnsafeChars(raw)) refuse("it holds control characters or a line break", raw);
   if (/\s/.test(raw)) refuse("it holds whitespace", raw);
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(raw);
   if (scheme) {
@@ -188,7 +188,7 @@ export function validateSshOption(kv: string): string {
   const value = kv.slice(eq + 1);
   if (!/^[A-Za-z][A-Za-z0-9]*$/.test(key)) refuseOption(kv, `the key ${quoteInput(key)} is not an ssh option name (letters and digits)`, form);
   if (value === "") refuseOption(kv, "the value is empty", form);
-  if (hasControlChars(value)) refuseOption(kv, "the value holds control characters or a line break", form);
+  if (hasUnsafeChars(value)) refuseOption(kv, "the value holds control characters or a line break", form);
   if (value.startsWith("-")) refuseOption(kv, "the value starts with \"-\"", "a value starting with \"-\" could be read as an option; ssh options take none");
   const reason = RESERVED_OPTIONS.get(key.toLowerCase());
   if (reason) refuseOption(kv, `${key} cannot be set`, reason);

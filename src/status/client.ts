@@ -12,6 +12,7 @@ import { getLogger } from "@logtape/logtape";
 import type { z } from "zod";
 import { instancePaths, type InstancePaths } from "../paths.ts";
 import { RdhpfError } from "../errors.ts";
+import { isAlive } from "../process/mod.ts";
 import { type StatusDocument, StatusDocumentSchema } from "./schema.ts";
 import type { InstanceView } from "./view.ts";
 
@@ -87,17 +88,6 @@ function unreadableAnswer(socketPath: string, detail: string): RdhpfError {
   );
 }
 
-/** True when a process with this PID exists (possibly another user's). */
-function pidExists(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false; // 0 and negatives address process groups
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** The last document a daemon wrote, or null when there is none; throws a clear error when it is corrupt. */
 async function readStateFile(path: string, now: Date): Promise<Omit<InstanceView, "live"> | null> {
   let text: string;
@@ -119,7 +109,7 @@ async function readStateFile(path: string, now: Date): Promise<Omit<InstanceView
   const doc = parsed.data;
   const written = Date.parse(doc.updated_at);
   const ageMs = now.getTime() - (Number.isNaN(written) ? mtimeMs : written);
-  return { doc, staleAgeS: Math.max(0, Math.floor(ageMs / 1000)), unresponsive: doc.state !== "stopping" && pidExists(doc.pid) };
+  return { doc, staleAgeS: Math.max(0, Math.floor(ageMs / 1000)), unresponsive: doc.state !== "stopping" && isAlive(doc.pid) };
 }
 
 function corruptStateFile(path: string, detail: string): RdhpfError {

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { replaceUnsafe } from "../text_safety.ts";
 import { ForwardStateSchema, DaemonStateSchema, type StatusDocument } from "./schema.ts";
 import type { InstanceView } from "./view.ts";
 
@@ -133,11 +134,13 @@ const FAMILIES: Family[] = [
   },
 ];
 
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-
-/** Label value escaping of the text format (backslash, double quote, line feed); always valid UTF-8. */
+/**
+ * Label value escaping of the text format (backslash, double quote, line
+ * feed). The format has no escape for other unsafe characters (ESC, bidi):
+ * they become U+FFFD, as lone surrogates must anyway to keep the output UTF-8.
+ */
 export function escapeLabelValue(v: string): string {
-  return v.replace(LONE_SURROGATE, "\ufffd").replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+  return replaceUnsafe(v, (cp) => (cp === 0x0a ? "\n" : "\ufffd")).replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }
 
 /** Number rendering: integers without a decimal point, floats with one, NaN and ±Inf by name. */

@@ -198,10 +198,16 @@ describe("formatOpenMetrics", () => {
     assert.deepEqual(other, []);
   });
 
-  it("escapes hostile label values so that they parse back unchanged", () => {
-    const host = 'ssh://a"b\\c\nd\x1b[31m';
+  it("escapes hostile label values so that quotes, backslashes and line breaks parse back unchanged", () => {
+    const host = 'ssh://a"b\\c\nd';
     const fams = parseOpenMetrics(formatOpenMetrics([live({ ...sampleDocument(), host })], SAMPLE_NOW));
     assert.equal(value(fams, "rdhpf_up", { host }), 1);
+  });
+
+  it("never writes an ESC or a bidi override raw: they parse back as U+FFFD", () => {
+    const text = formatOpenMetrics([live({ ...sampleDocument(), host: "ssh://a\x1b[31m\u202eb" })], SAMPLE_NOW);
+    assert.doesNotMatch(text, /[\x1b\u202e]/);
+    assert.equal(value(parseOpenMetrics(text), "rdhpf_up", { host: "ssh://a\ufffd[31m\ufffdb" }), 1);
   });
 
   it("is valid with no instance at all", () => {
@@ -217,6 +223,8 @@ describe("escapeLabelValue and formatNumber", () => {
     ["a\\b", "a\\\\b"],
     ["two\nlines", "two\\nlines"],
     ["lone \ud800 surrogate", "lone \ufffd surrogate"],
+    ["an ESC \x1b[2J sequence", "an ESC \ufffd[2J sequence"],
+    ["a bidi \u202e override and \u2066 isolate", "a bidi \ufffd override and \ufffd isolate"],
   ];
   for (const [input, want] of labelCases) it(`escapes ${JSON.stringify(input)}`, () => assert.equal(escapeLabelValue(input), want));
 

@@ -8,8 +8,8 @@
  * @module
  */
 import { bracketIpv6, hostPort } from "../address.ts";
+import { displaySafe, displayWidth, padColumns } from "../text_safety.ts";
 import { ageMs, formatAge } from "./duration.ts";
-import { displaySafe, displayWidth, padColumns } from "./escape.ts";
 import type { DaemonState, ForwardState, ForwardStatus, HistoryEntry, StatusDocument } from "./schema.ts";
 import type { InstanceView } from "./view.ts";
 

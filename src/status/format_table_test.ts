@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { displayWidth } from "../text_safety.ts";
 import { SAMPLE_NOW, sampleDocument } from "./_sample_document.ts";
-import { displayWidth } from "./escape.ts";
 import { formatTable } from "./format_table.ts";
 import type { StatusDocument } from "./schema.ts";
 import type { InstanceView } from "./view.ts";

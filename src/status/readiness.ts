@@ -6,8 +6,8 @@
  * @module
  */
 import { hostPort } from "../address.ts";
+import { displaySafe } from "../text_safety.ts";
 import { ageMs, formatAge } from "./duration.ts";
-import { displaySafe } from "./escape.ts";
 import type { ForwardStatus, StatusDocument } from "./schema.ts";
 
 /** What `rdhpf wait` waits for. */

@@ -10,6 +10,7 @@
  */
 import YAML from "yaml";
 import { z } from "zod";
+import { escapeSerialized } from "../text_safety.ts";
 import { formatOpenMetrics } from "./format_openmetrics.ts";
 import { formatTable } from "./format_table.ts";
 import { type InstanceReport, instanceReport, type InstanceView, type StatusListReport } from "./view.ts";
@@ -29,13 +30,6 @@ export interface RenderOptions {
   compact?: boolean;
 }
 
-/**
- * C1 controls, DEL, line separators and bidi controls survive JSON.stringify
- * and YAML raw; some terminals act on them. Both formats have a lossless
- * escape for them inside strings, the only place they can occur.
- */
-const TERMINAL_UNSAFE = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-const u4 = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
 
 /** The JSON/YAML data for the views. */
 export function reportData(views: InstanceView[], single: boolean): InstanceReport | StatusListReport {
@@ -54,11 +48,11 @@ export function renderStatus(views: InstanceView[], format: StatusFormat, opts: 
     case "openmetrics":
       return formatOpenMetrics(views, opts.now);
     case "json":
-      return `${JSON.stringify(reportData(views, opts.single), null, opts.compact ? undefined : 2).replace(TERMINAL_UNSAFE, u4)}\n`;
+      // C1 controls, DEL and bidi characters survive JSON.stringify and YAML raw; some terminals act on them.
+      return `${escapeSerialized(JSON.stringify(reportData(views, opts.single), null, opts.compact ? undefined : 2))}\n`;
     case "yaml":
       // Every string double-quoted: YAML 1.1 readers would otherwise take a
       // container named `yes` for a boolean, and 1.2 readers `0o17` for a number.
-      return YAML.stringify(reportData(views, opts.single), { defaultStringType: "QUOTE_DOUBLE", defaultKeyType: "PLAIN", lineWidth: 0 })
-        .replace(TERMINAL_UNSAFE, u4);
+      return escapeSerialized(YAML.stringify(reportData(views, opts.single), { defaultStringType: "QUOTE_DOUBLE", defaultKeyType: "PLAIN", lineWidth: 0 }));
   }
 }

@@ -7,9 +7,9 @@
  * @module
  */
 import { formatError } from "../errors.ts";
+import { displaySafe } from "../text_safety.ts";
 import { DEFAULT_QUERY_TIMEOUT_MS, type InstanceSelection, listInstances, queryInstance } from "./client.ts";
 import { formatAge } from "./duration.ts";
-import { displaySafe } from "./escape.ts";
 import { probeThroughTunnel } from "./probe.ts";
 import { assessReadiness, type ProbeOutcome, type WaitRequest } from "./readiness.ts";
 import type { InstanceView } from "./view.ts";

@@ -34,6 +34,10 @@ export interface HostileEngine {
   requests: string[];
   /** Event streams opened so far. */
   eventStreams(): number;
+  /** Replaces the containers listed from now on. */
+  setContainers(containers: HostileContainer[]): void;
+  /** Writes one raw line into every open event stream (a trailing "\n" is added). */
+  sendEvent(line: string): void;
   close(): Promise<void>;
 }
 
@@ -56,6 +60,7 @@ export async function startHostileEngine(opts: HostileEngineOptions): Promise<Ho
   const streams = new Set<ServerResponse>();
   let streamsOpened = 0;
   const created = Math.floor(Date.now() / 1000) - 60;
+  let containers = opts.containers;
 
   const json = (res: ServerResponse, body: unknown) => {
     const text = JSON.stringify(body);
@@ -71,7 +76,7 @@ export async function startHostileEngine(opts: HostileEngineOptions): Promise<Ho
     } else if (path === "/version" || /^\/v[\d.]+\/version$/.test(path)) {
       json(res, { Version: "20.10.24-hostile", ApiVersion: "1.41", MinAPIVersion: "1.12", Os: "linux", Arch: "amd64" });
     } else if (/^\/v[\d.]+\/containers\/json$/.test(path)) {
-      json(res, opts.containers.map((c) => ({
+      json(res, containers.map((c) => ({
         Id: c.id, Names: [`/${c.name}`], Labels: c.labels, Created: created, State: "running",
         Ports: c.port === undefined ? [] : [{ IP: "0.0.0.0", PrivatePort: 80, PublicPort: c.port, Type: "tcp" }],
       })));
@@ -80,6 +85,7 @@ export async function startHostileEngine(opts: HostileEngineOptions): Promise<Ho
       streams.add(res);
       res.on("close", () => streams.delete(res));
       res.writeHead(200, { "content-type": "application/json", "api-version": "1.41" });
+      res.flushHeaders(); // the client waits for the headers, also when there is no line to send
       for (const line of opts.eventLines) res.write(line.endsWith("\n") ? line : `${line}\n`);
       // Then silence, like an idle engine: the stream stays open.
     } else {
@@ -94,6 +100,12 @@ export async function startHostileEngine(opts: HostileEngineOptions): Promise<Ho
     endpoint: `unix://${socketPath}`,
     requests,
     eventStreams: () => streamsOpened,
+    setContainers: (list) => {
+      containers = list;
+    },
+    sendEvent: (line) => {
+      for (const s of streams) s.write(line.endsWith("\n") ? line : `${line}\n`);
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of streams) s.destroy();

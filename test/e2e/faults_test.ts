@@ -106,6 +106,14 @@ describe("rdhpf heals itself (compiled binary, real sshd + dockerd)", { skip }, 
     const next = new Daemon(tb, [], { stateDir: daemon.stateDir });
     daemon = next;
     await waitFor("orphan ended", () => !existsSync(`/proc/${masterPid}`), 5000);
+    // How long the start waited for the orphan: from the warning to the next
+    // line, which is written once the lock is taken. A master that exited on
+    // SIGTERM is a zombie until init reaps it; that must not count as alive.
+    const ended = await next.waitForLog(/msg="rdhpf starting"/, 10_000).then(() => next.logs());
+    const at = (re: RegExp) => Date.parse(re.exec(ended)?.[1] ?? "");
+    const endingMs = at(/time=(\S+) level=\S+ logger=\S+ msg="rdhpf starting"/) - at(/time=(\S+) level=\S+ logger=\S+ msg="Ending orphaned SSH master/);
+    console.log(`ending the orphaned master took ${endingMs} ms`);
+    assert.ok(endingMs < 1000, `ending the orphaned master took ${endingMs} ms`);
     await waitFor("forwards back", async () => (await httpGet(25001)) && (await httpGet(25002)), 5000);
     assert.ok(await isRefused(25003));
     const listeners = (await localListeners()).filter((l) => l.endsWith(":25001"));

@@ -4,7 +4,9 @@
  * compromised remote engine sends those) with newlines, ANSI escapes, shell
  * metacharacters and megabytes of text. Logs and `rdhpf status` show them
  * escaped and cut, nothing reaches a shell, and bad event lines are skipped
- * with one log line each.
+ * with one log line each. Two hostile containers contesting one local port
+ * put each other's names into conflict and removal reasons: those reach logs
+ * and status escaped too.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -22,6 +24,11 @@ const LABELLED_PORT = 26110;
 const EVIL_PORT = 26111;
 const HUGE_PORT = 26112;
 const BIDI_PORT = 26113;
+/** The local port two hostile containers contest; the claimer publishes CLAIMER_REMOTE_PORT and maps it here by label. */
+const CONTESTED_PORT = 26114;
+const CLAIMER_REMOTE_PORT = 26115;
+/** Raw characters that must never reach a log, status or terminal: ESC, BEL, CSI, bidi embeddings, overrides and isolates. */
+const RAW_UNSAFE = /[\u001b\u0007\u009b\u202a-\u202e\u2066-\u2069]/;
 const MIB = 1 << 20;
 /** Port-less containers with long names: a status JSON of over 1 MB, which `rdhpf status` once cut at 128 KiB on a pipe. */
 const FILLERS = 4000;
@@ -51,7 +58,7 @@ function createContainer(socketPath: string, name: string, body: unknown): Promi
 
 /** Every line is one well-formed record of the format: nothing forged a line, moved the cursor or flooded it. */
 function assertSafeLog(log: string, format: "text" | "json", what: string): void {
-  assert.ok(!/[\u001b\u0007\u009b]/.test(log), `${what}: raw escape character in the log`);
+  assert.ok(!RAW_UNSAFE.test(log), `${what}: raw escape or bidi character in the log`);
   for (const line of log.split("\n").filter(Boolean)) {
     assert.ok(Buffer.byteLength(line) <= MAX_LINE_BYTES, `${what}: log line of ${Buffer.byteLength(line)} bytes: ${line.slice(0, 200)}`);
     if (format === "text") assert.match(line, /^time=\S+ level=[A-Z]+ logger=\S+ msg=/, `${what}: not a logfmt record: ${line.slice(0, 200)}`);
@@ -61,7 +68,7 @@ function assertSafeLog(log: string, format: "text" | "json", what: string): void
 
 interface StatusJson {
   live: boolean;
-  forwards: Array<{ local_port: number; container_name: string; state: string }>;
+  forwards: Array<{ local_port: number; container_name: string; state: string; reason: string | null }>;
   containers: Array<{ name: string }>;
 }
 
@@ -71,10 +78,10 @@ async function assertSafeStatus(d: Daemon, what: string): Promise<{ doc: StatusJ
   const env = { RDHPF_STATE_DIR: d.stateDir, COLUMNS: "120" };
   const table = await rdhpf([...base, "--format", "table"], env);
   assert.ok(table.stdout.length > 0, `${what}: empty status table: ${table.stderr}`);
-  assert.ok(!/[\u001b\u0007\u009b]/.test(table.stdout + table.stderr), `${what}: raw escape character in the status table`);
+  assert.ok(!RAW_UNSAFE.test(table.stdout + table.stderr), `${what}: raw escape or bidi character in the status table`);
   for (const line of table.stdout.split("\n")) assert.ok(line.length <= 400, `${what}: status table line of ${line.length} chars`);
   const json = await rdhpf([...base, "--format", "json"], env);
-  assert.ok(!/[\u0000-\u0008\u000b-\u001f\u007f]/.test(json.stdout), `${what}: raw control character in the status JSON`);
+  assert.ok(!/[\u0000-\u0008\u000b-\u001f\u007f]/.test(json.stdout) && !RAW_UNSAFE.test(json.stdout), `${what}: raw control or bidi character in the status JSON`);
   const doc = JSON.parse(json.stdout) as StatusJson;
   assert.ok(doc.live, `${what}: status did not answer live`);
   return { doc, jsonBytes: Buffer.byteLength(json.stdout) };
@@ -212,10 +219,52 @@ describe("hostile Docker metadata (compiled binary, real sshd + dockerd, hostile
     assert.equal(engine.eventStreams(), LOG_CONFIGS.length);
     noMarkers();
   });
+
+  it("escapes hostile names inside the reasons of a contested local port, in logs and status", async () => {
+    const victim = `victim\u202e\n\u001b[31mlevel=ERROR`;
+    const claimer = `claimer\u2066\u009b2J\u001b]0;title\u0007${shellBait("claimer")}`;
+    const victimContainer = { id: "d".repeat(64), name: victim, labels: {}, port: CONTESTED_PORT };
+    // Same creation time; the larger id wins the port (desiredForwards), so the claimer takes it.
+    const claimerContainer = { id: "e".repeat(64), name: claimer, labels: { [`rdhpf.port.${CLAIMER_REMOTE_PORT}`]: String(CONTESTED_PORT) }, port: CLAIMER_REMOTE_PORT };
+    await engine?.close();
+    engine = await startHostileEngine({ containers: [victimContainer], eventLines: [] });
+    const contested = engine;
+    await tb.restartSshd({ extraConfig: [`SetEnv DOCKER_HOST=${contested.endpoint}`] });
+
+    for (const cfg of LOG_CONFIGS) {
+      const what = `${cfg.level}/${cfg.format}`;
+      contested.setContainers([victimContainer]);
+      const d = await runDaemon(cfg, async (d) => (await forwardsOf(d)).some((f) => f.local_port === CONTESTED_PORT && f.state === "active"));
+      contested.setContainers([victimContainer, claimerContainer]);
+      contested.sendEvent(JSON.stringify({ Type: "container", Action: "start", Actor: { ID: claimerContainer.id, Attributes: { name: claimer } }, time: 2 }));
+      await waitFor("the claimer takes the port", async () => {
+        const rows = await forwardsOf(d);
+        const mine = rows.filter((f) => f.local_port === CONTESTED_PORT);
+        return mine.some((f) => f.state === "active" && f.remote_port === CLAIMER_REMOTE_PORT) && mine.some((f) => f.state === "conflict");
+      }, 15_000, 100);
+
+      const { doc } = await assertSafeStatus(d, what);
+      const conflict = doc.forwards.find((f) => f.local_port === CONTESTED_PORT && f.state === "conflict");
+      assert.match(conflict?.reason ?? "", /^local port 26114 claimed by claimer/, `${what}: conflict reason in status JSON`);
+      const table = (await rdhpf(["status", "--host", tb.alias, "-F", tb.sshConfigFile], { RDHPF_STATE_DIR: d.stateDir, COLUMNS: "200" })).stdout;
+      assert.ok(table.includes("claimed by claimer\\u{2066}\\x9b2J\\x1b]0;title\\x07"), `${what}: conflict reason not shown escaped in the table:\n${table}`);
+      assert.ok(table.includes("end reason: port claimed by claimer\\u{2066}\\x9b2J"), `${what}: end reason not shown escaped in the table:\n${table}`);
+      assert.ok(table.includes("victim\\u{202e}"), `${what}: victim name not shown escaped in the table:\n${table}`);
+
+      await stopDaemon(d);
+      const log = d.logs();
+      assertSafeLog(log, cfg.format, what);
+      const removed = log.split("\n").find((l) => l.includes("Forward removed") && l.includes("port claimed by claimer"));
+      assert.ok(removed, `${what}: no "Forward removed" line with the claimer's name as reason:\n${log.slice(-4000)}`);
+      // Escaped once by the daemon (\u{2066}), then its backslash once more by the log format.
+      assert.ok(removed.includes("claimer\\\\u{2066}\\\\x9b2J"), `${what}: reason not escaped: ${removed}`);
+    }
+    noMarkers();
+  });
 });
 
 /** The daemon's forwards from `rdhpf status --format json`. */
-async function forwardsOf(d: Daemon): Promise<Array<{ local_port: number; state: string }>> {
+async function forwardsOf(d: Daemon): Promise<Array<{ local_port: number; remote_port: number; state: string }>> {
   const r = await rdhpf(["status", "--host", d.tb.alias, "-F", d.tb.sshConfigFile, "--format", "json"], { RDHPF_STATE_DIR: d.stateDir });
-  return (JSON.parse(r.stdout) as { forwards: Array<{ local_port: number; state: string }> }).forwards;
+  return (JSON.parse(r.stdout) as { forwards: Array<{ local_port: number; remote_port: number; state: string }> }).forwards;
 }

@@ -1,9 +1,14 @@
 /**
- * Makes untrusted text (container names, labels, reasons that quote them)
- * safe to print on a terminal: a compromised remote Docker host controls those
- * strings, and a raw ESC, newline or bidi override in them could forge status
- * rows, move the cursor or hide text. Everything that could do so is shown as
- * a visible escape; the result is cut to a column budget.
+ * The one rule for untrusted text: container names, labels, ssh's and
+ * Docker's error text, and reasons that quote them. A compromised remote
+ * Docker host controls those strings; a raw ESC, newline or bidi override in
+ * them could forge log lines or status rows, move the cursor or hide text.
+ *
+ * `isUnsafeCodePoint` is the only definition of what must not reach a
+ * terminal or a log raw: C0 and C1 controls, DEL, invisible and bidi
+ * characters, line separators and lone surrogates. Logs, status, the doctor,
+ * ssh messages and the daemon escape through the functions below; each
+ * output format only chooses how an unsafe code point is written.
  *
  * @module
  */
@@ -12,7 +17,12 @@ const ELLIPSIS = "…";
 /** Combining marks allowed on one base character before the rest are escaped ("zalgo" text). */
 const MAX_STACKED_MARKS = 2;
 
-/** Characters that are invisible or reorder text: escaped instead of printed. */
+/** C0 controls (including newline, tab and ESC), DEL and C1 controls (CSI is 0x9b). */
+function isControl(cp: number): boolean {
+  return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
+}
+
+/** Characters that are invisible or reorder text. */
 function isInvisible(cp: number): boolean {
   return (
     (cp >= 0x200b && cp <= 0x200f) || // zero-width space/joiners, LRM/RLM
@@ -23,6 +33,30 @@ function isInvisible(cp: number): boolean {
     cp === 0x061c || // Arabic letter mark
     (cp >= 0xd800 && cp <= 0xdfff) // lone surrogate: not printable text at all
   );
+}
+
+/** True for every code point that is never written raw: controls, invisible and bidi characters, lone surrogates. */
+export function isUnsafeCodePoint(cp: number): boolean {
+  return isControl(cp) || isInvisible(cp);
+}
+
+/** True when `s` holds any unsafe code point (see `isUnsafeCodePoint`): input holding one is refused. */
+export function hasUnsafeChars(s: string): boolean {
+  for (const ch of s) if (isUnsafeCodePoint(ch.codePointAt(0)!)) return true;
+  return false;
+}
+
+/**
+ * Replaces every unsafe code point with `render(cp)` and keeps the rest; for
+ * formats with their own escape syntax (JSON, shell `$'…'`).
+ */
+export function replaceUnsafe(s: string, render: (cp: number) => string): string {
+  let out = "";
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!;
+    out += isUnsafeCodePoint(cp) ? render(cp) : ch;
+  }
+  return out;
 }
 
 function isCombining(cp: number): boolean {
@@ -72,7 +106,7 @@ function escapeOf(cp: number, stackedMarks: number): string | null {
   if (cp === 0x09) return "\\t";
   if (cp === 0x0d) return "\\r";
   if (cp === 0x5c) return "\\\\"; // so that a literal "\x1b" can be told from an escaped ESC
-  if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) return `\\x${hex2(cp)}`;
+  if (isControl(cp)) return `\\x${hex2(cp)}`;
   if (isInvisible(cp)) return `\\u{${cp.toString(16)}}`;
   if (isCombining(cp) && stackedMarks >= MAX_STACKED_MARKS) return `\\u{${cp.toString(16)}}`;
   return null;
@@ -126,4 +160,32 @@ export function displayWidth(safe: string): number {
 export function padColumns(safe: string, columns: number): string {
   const w = displayWidth(safe);
   return w >= columns ? safe : safe + " ".repeat(columns - w);
+}
+
+/**
+ * Visible escapes as in `displaySafe`, without a length limit: for a log
+ * field, which has its own cap. The result never holds an unsafe code point
+ * or a raw backslash escape that could be mistaken for one.
+ */
+export function escapeUnsafe(s: string): string {
+  return displaySafe(s, Number.POSITIVE_INFINITY);
+}
+
+/** `displaySafe` in double quotes (a quote inside escaped), for naming a bad input inside a message. */
+export function quoteInput(s: string, maxColumns = 80): string {
+  return `"${displaySafe(s, maxColumns).replace(/"/g, '\\"')}"`;
+}
+
+const u4 = (cp: number) => `\\u${cp.toString(16).padStart(4, "0")}`;
+
+/**
+ * Makes serialized JSON or YAML safe to print: every unsafe code point above
+ * the C0 range becomes a `\uXXXX` escape, which both formats read back as the
+ * same character inside a double-quoted string, the only place such a
+ * character can occur. C0 controls are left alone: the serializers already
+ * escape them inside strings, and outside strings they are the document's
+ * own line breaks.
+ */
+export function escapeSerialized(text: string): string {
+  return replaceUnsafe(text, (cp) => (cp < 0x20 ? String.fromCharCode(cp) : u4(cp)));
 }
