@@ -4,15 +4,11 @@
  *
  * @module
  */
-import { createServer } from "node:net";
+import { tryListen } from "../listens.ts";
 
 /** True when this machine can listen on ::1. */
 export async function hasIpv6Loopback(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once("error", () => resolve(false));
-    s.listen(0, "::1", () => s.close(() => resolve(true)));
-  });
+  return (await tryListen(0, "::1")) === null;
 }
 
 /** Where forwards listen: the --bind addresses, else 127.0.0.1 and ::1 (only 127.0.0.1 on a machine without IPv6 loopback). */

@@ -6,22 +6,13 @@
  *
  * @module
  */
-import { createServer } from "node:net";
+import { tryListen } from "../listens.ts";
 import type { PortProbe } from "./conflict.ts";
 import { findPortOwner } from "./port_owner.ts";
 
-function canListen(port: number, address: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    // exclusive: a cluster primary must not hand us a shared handle.
-    server.listen({ port, host: address, exclusive: true }, () => server.close(() => resolve(true)));
-  });
-}
-
 /** True when `port` can be listened on at each of `addresses`. */
 export async function isLocalPortFree(port: number, addresses: readonly string[]): Promise<boolean> {
-  for (const address of addresses) if (!(await canListen(port, address))) return false;
+  for (const address of addresses) if ((await tryListen(port, address)) !== null) return false;
   return true;
 }
 

@@ -12,6 +12,7 @@
  * @module
  */
 import type { ChildProcess } from "node:child_process";
+import { sleep } from "../sleep.ts";
 import * as darwin from "./process_table_darwin.ts";
 import * as linux from "./process_table_linux.ts";
 
@@ -41,7 +42,6 @@ export function signalPid(pid: number | null | undefined, signal: NodeJS.Signals
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Polls every 20 ms until the process is gone (or a zombie), up to timeoutMs; true when it is gone. */
 export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {

@@ -37,8 +37,10 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { lstatSync, rmSync } from "node:fs";
-import { createConnection, createServer } from "node:net";
 import { getLogger } from "@logtape/logtape";
+import { connects } from "../connects.ts";
+import { tryListen } from "../listens.ts";
+import { sleep } from "../sleep.ts";
 import { displaySafe } from "../text_safety.ts";
 import { forwardSpec, type LocalForward, type SshContext } from "./argv.ts";
 import { classifySshStderr, SshConnectError, type SshErrorKind, type SshFailure } from "./errors.ts";
@@ -151,33 +153,13 @@ export function failedForwardsInMasterLog(masterText: string, forwards: LocalFor
 }
 
 /** Asks the OS whether a local TCP port can be bound, to name the cause when ssh did not. */
-function probeBind(f: LocalForward): Promise<SshFailure | null> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", (err: NodeJS.ErrnoException) => {
-      if (err.code === "EADDRINUSE") {
-        resolve(classifySshStderr(`bind [${f.bindAddress}]:${f.localPort}: Address already in use`));
-      } else {
-        resolve(classifySshStderr(`bind [${f.bindAddress}]:${f.localPort}: ${err.message}`));
-      }
-    });
-    server.listen({ port: f.localPort, host: f.bindAddress, exclusive: true }, () => server.close(() => resolve(null)));
-  });
+async function probeBind(f: LocalForward): Promise<SshFailure | null> {
+  const err = await tryListen(f.localPort, f.bindAddress);
+  if (err === null) return null;
+  return classifySshStderr(`bind [${f.bindAddress}]:${f.localPort}: ${err.code === "EADDRINUSE" ? "Address already in use" : err.message}`);
 }
 
 /** True when something accepts connections on a unix socket path. */
-function socketAnswers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = createConnection({ path });
-    const done = (v: boolean) => {
-      c.destroy();
-      resolve(v);
-    };
-    c.once("connect", () => done(true));
-    c.once("error", () => done(false));
-    setTimeout(() => done(false), 1000).unref();
-  });
-}
 
 /** One line for status: what failed and, where it helps, the next step. */
 export function failureReason(f: SshFailure): string {
@@ -328,7 +310,7 @@ export class Mux {
         });
       }
       // See explain(): the master's lines may arrive a moment later.
-      await new Promise((r) => setTimeout(r, 5));
+      await sleep(5);
     }
     return null;
   }
@@ -348,7 +330,7 @@ export class Mux {
           const fromMaster = classifySshStderr(lines);
           if (fromMaster.kind !== "unknown") return fromMaster;
         }
-        await new Promise((r) => setTimeout(r, 5));
+        await sleep(5);
       }
     }
     return (await probeBind(forward)) ?? clientFailure;
@@ -394,12 +376,12 @@ export class Mux {
     } catch {
       exists = false;
     }
-    if (exists && !(await socketAnswers(localPath))) rmSync(localPath, { force: true });
+    if (exists && !(await connects({ path: localPath }, 1000))) rmSync(localPath, { force: true });
     const mark = this.masterLog?.cursor() ?? 0;
     const r = await runSsh({ kind: "forward-socket", localPath, remotePath }, this.ctx, { timeoutMs: this.opTimeoutMs });
     const durationMs = Math.round(performance.now() - startedMs);
     if (r.code !== 0) {
-      await new Promise((res) => setTimeout(res, 5)); // see explain()
+      await sleep(5); // see explain()
       const masterLines = (this.masterLog?.since(mark) ?? "").split(/\r?\n/).filter((l) => l.includes(localPath)).join("\n");
       const failure = failureOf(r, masterLines);
       log.debug("Mux socket forward failed", { localPath, remotePath: displaySafe(remotePath, 200), kind: failure.kind, sshMessage: failure.message, durationMs });
