@@ -20,14 +20,14 @@ import { connects } from "../connects.ts";
 import { isContainerLifecycleEvent } from "../docker/events.ts";
 import type { ObservedContainer } from "../docker/types.ts";
 import { RdhpfError } from "../errors.ts";
-import { type BackendResult, ForwardApplier, type ForwardBackend, type ForwardSpec } from "../forward/applier.ts";
+import { type BackendResult, ForwardApplier, type ForwardBackend } from "../forward/applier.ts";
 import { type OnConflict, type Relocation, resolveConflicts } from "../forward/conflict.ts";
 import { DEFAULT_MAX_FORWARDS, type DesiredForward, desiredForwards, overCapReason } from "../forward/desired.ts";
 import { planForwards } from "../forward/diff.ts";
 import { findPortOwner } from "../forward/port_owner.ts";
 import { localPortProbe } from "../forward/port_probe.ts";
 import type { PortRules } from "../forward/rules.ts";
-import type { SshContext } from "../ssh/argv.ts";
+import type { LocalForward, SshContext } from "../ssh/argv.ts";
 import { SshConnectError } from "../ssh/errors.ts";
 import { SshMaster } from "../ssh/master.ts";
 import { Mux } from "../ssh/mux.ts";
@@ -490,8 +490,8 @@ export class Engine {
   private muxBackend(): ForwardBackend {
     const mux = () => this.mux;
     return {
-      add: (specs: ForwardSpec[]): Promise<BackendResult> => mux().forward(specs),
-      cancel: (specs: ForwardSpec[]): Promise<BackendResult> => mux().cancel(specs),
+      add: (specs: LocalForward[]): Promise<BackendResult> => mux().forward(specs),
+      cancel: (specs: LocalForward[]): Promise<BackendResult> => mux().cancel(specs),
     };
   }
 }

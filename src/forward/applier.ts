@@ -8,26 +8,20 @@
  *
  * @module
  */
+import type { LocalForward } from "../ssh/argv.ts";
 import type { DesiredForward } from "./desired.ts";
 import type { ActiveForward, ForwardPlan } from "./diff.ts";
 
 /** One listener: `bindAddress:localPort` → `remoteHost:remotePort` on the remote side. */
-export interface ForwardSpec {
-  bindAddress: string;
-  localPort: number;
-  remoteHost: string;
-  remotePort: number;
-}
-
 export interface BackendResult {
-  ok: ForwardSpec[];
-  failed: Array<{ spec: ForwardSpec; reason: string; portInUse: boolean }>;
+  ok: LocalForward[];
+  failed: Array<{ spec: LocalForward; reason: string; portInUse: boolean }>;
 }
 
 /** What the applier needs from the SSH side. */
 export interface ForwardBackend {
-  add(specs: ForwardSpec[]): Promise<BackendResult>;
-  cancel(specs: ForwardSpec[]): Promise<BackendResult>;
+  add(specs: LocalForward[]): Promise<BackendResult>;
+  cancel(specs: LocalForward[]): Promise<BackendResult>;
 }
 
 /** A wanted forward that could not be opened locally. */
@@ -65,7 +59,7 @@ export class ForwardApplier {
     private readonly describePortOwner: (port: number) => Promise<string | null> = async () => null,
   ) {}
 
-  private specsOf(f: { localPort: number; remoteHost: string; remotePort: number }, addresses = this.bindAddresses): ForwardSpec[] {
+  private specsOf(f: { localPort: number; remoteHost: string; remotePort: number }, addresses = this.bindAddresses): LocalForward[] {
     return addresses.map((bindAddress) => ({ bindAddress, localPort: f.localPort, remoteHost: f.remoteHost, remotePort: f.remotePort }));
   }
 
@@ -94,9 +88,9 @@ export class ForwardApplier {
 
     if (plan.add.length > 0) {
       const result = await this.backend.add(plan.add.flatMap((d) => this.specsOf(d)));
-      const failedByPort = new Map<number, Array<{ spec: ForwardSpec; reason: string; portInUse: boolean }>>();
+      const failedByPort = new Map<number, Array<{ spec: LocalForward; reason: string; portInUse: boolean }>>();
       for (const f of result.failed) failedByPort.set(f.spec.localPort, [...(failedByPort.get(f.spec.localPort) ?? []), f]);
-      const undo: ForwardSpec[] = [];
+      const undo: LocalForward[] = [];
       for (const d of plan.add) {
         const failures = failedByPort.get(d.localPort);
         if (!failures) {

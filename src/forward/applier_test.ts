@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type BackendResult, ForwardApplier, type ForwardBackend, type ForwardSpec } from "./applier.ts";
+import { type BackendResult, ForwardApplier, type ForwardBackend } from "./applier.ts";
+import type { LocalForward } from "../ssh/argv.ts";
 import type { DesiredForward } from "./desired.ts";
 import { planForwards } from "./diff.ts";
 
@@ -9,7 +10,7 @@ class TableBackend implements ForwardBackend {
   readonly listening = new Set<string>();
   constructor(readonly busy = new Set<string>()) {}
   calls: string[] = [];
-  async add(specs: ForwardSpec[]): Promise<BackendResult> {
+  async add(specs: LocalForward[]): Promise<BackendResult> {
     this.calls.push(`add ${specs.length}`);
     const r: BackendResult = { ok: [], failed: [] };
     for (const s of specs) {
@@ -19,7 +20,7 @@ class TableBackend implements ForwardBackend {
     }
     return r;
   }
-  async cancel(specs: ForwardSpec[]): Promise<BackendResult> {
+  async cancel(specs: LocalForward[]): Promise<BackendResult> {
     this.calls.push(`cancel ${specs.length}`);
     for (const s of specs) this.listening.delete(`${s.bindAddress}:${s.localPort}`);
     return { ok: specs, failed: [] };

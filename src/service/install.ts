@@ -15,6 +15,7 @@ import { delimiter, dirname, join } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import { z } from "zod";
 import { writeFileAtomic } from "../atomic_file.ts";
+import { shellLine, shellWord } from "../shell_words.ts";
 import { RdhpfError, usageError } from "../errors.ts";
 import { sleep } from "../sleep.ts";
 import { isManagedPlist, LAUNCHD_LABEL, launchdPlist } from "./launchd.ts";
@@ -197,11 +198,6 @@ export function canRunCommands(platform: ServicePlatform, hostPlatform: string =
   return platform === hostPlatform && onPath(platform === "darwin" ? "launchctl" : "systemctl", pathEnv);
 }
 
-/** POSIX shell quoting for printing commands the user may paste. */
-export function shellQuote(arg: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-
 /** How install/uninstall behave. */
 export interface ApplyOptions {
   /** Print what would be done; change nothing. */
@@ -221,7 +217,7 @@ const defaultPrint = (line: string) => void process.stdout.write(`${line}\n`);
 function printCommands(print: (line: string) => void, title: string, commands: ServiceCommand[]): void {
   if (commands.length === 0) return;
   print(title);
-  for (const c of commands) print(`  ${c.argv.map(shellQuote).join(" ")}${c.mayFail ? "   # may fail when not loaded" : ""}`);
+  for (const c of commands) print(`  ${shellLine(c.argv)}${c.mayFail ? "   # may fail when not loaded" : ""}`);
 }
 
 async function runAll(commands: ServiceCommand[], opts: ApplyOptions, hint: string | null): Promise<CommandResult[]> {
@@ -235,7 +231,7 @@ async function runAll(commands: ServiceCommand[], opts: ApplyOptions, hint: stri
       result = await run(c.argv);
     }
     results.push(result);
-    const line = c.argv.map(shellQuote).join(" ");
+    const line = shellLine(c.argv);
     if (result.code === 0) {
       print(`ran: ${line}`);
     } else if (c.mayFail) {
@@ -339,8 +335,8 @@ export async function uninstallService(loc: ServiceLocation, opts: ApplyOptions)
     throw usageError(
       `${filePath} was not written by rdhpf service install; leaving it alone`,
       loc.platform === "darwin"
-        ? `if it is an older rdhpf agent, remove it by hand: launchctl bootout gui/${loc.uid}/${LAUNCHD_LABEL}; rm ${shellQuote(filePath)}`
-        : `if it is an older rdhpf unit, remove it by hand: systemctl --user disable --now ${SYSTEMD_UNIT}; rm ${shellQuote(filePath)}`,
+        ? `if it is an older rdhpf agent, remove it by hand: launchctl bootout gui/${loc.uid}/${LAUNCHD_LABEL}; rm ${shellWord(filePath)}`
+        : `if it is an older rdhpf unit, remove it by hand: systemctl --user disable --now ${SYSTEMD_UNIT}; rm ${shellWord(filePath)}`,
     );
   }
   const commands = managerCommands(loc);

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { parse } from "plist";
 import { RdhpfError } from "../errors.ts";
+import { shellLine } from "../shell_words.ts";
 import {
   canRunCommands,
   type CommandResult,
@@ -13,7 +14,6 @@ import {
   type ServicePlatform,
   serviceFilePath,
   serviceStatus,
-  shellQuote,
   uninstallService,
 } from "./install.ts";
 
@@ -101,7 +101,7 @@ for (const platform of ["darwin", "linux"] as const) {
       assert.equal(r.replaced, false);
       assert.deepEqual(readdirSync(home), []);
       assert.ok(out.text().includes(p.content.trimEnd()));
-      assert.ok(out.text().includes(p.install.at(-1)!.argv.map(shellQuote).join(" ")));
+      assert.ok(out.text().includes(shellLine(p.install.at(-1)!.argv)));
     });
 
     it("writes the file (0644, directories created) and prints the commands without running them", async () => {
@@ -250,13 +250,4 @@ describe("running the service manager commands", () => {
     assert.equal(canRunCommands("linux", "darwin", bin), false);
     assert.equal(canRunCommands("linux", "linux", join(scratch, "empty-bin")), false);
   });
-});
-
-describe("shellQuote", () => {
-  const cases: Array<[string, string]> = [
-    ["gui/501/com.rdhpf", "gui/501/com.rdhpf"],
-    ["/Users/a b/x.plist", "'/Users/a b/x.plist'"],
-    ["it's", `'it'\\''s'`],
-  ];
-  for (const [input, want] of cases) it(`quotes ${JSON.stringify(input)}`, () => assert.equal(shellQuote(input), want));
 });

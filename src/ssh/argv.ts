@@ -33,7 +33,8 @@
 import { isIPv6 } from "node:net";
 import { bracketIpv6 } from "../address.ts";
 import { isPort, MAX_PORT } from "../port.ts";
-import { hasUnsafeChars, replaceUnsafe } from "../text_safety.ts";
+import { singleQuote } from "../shell_words.ts";
+import { hasUnsafeChars } from "../text_safety.ts";
 import { destination, type SshTarget } from "./target.ts";
 
 /** Everything the argv builder needs about one remote host. */
@@ -130,7 +131,7 @@ export function socketForwardSpec(localPath: string, remotePath: string): string
  */
 export function quoteRemoteWord(word: string): string {
   if (hasUnsafeChars(word)) throw new RangeError(`remote command word ${JSON.stringify(word)} holds control characters`);
-  return `'${word.replace(/'/g, `'\\''`)}'`;
+  return singleQuote(word);
 }
 
 /** Options every mux client gets; see the module comment for why. */
@@ -207,24 +208,4 @@ export function sshArgv(op: SshOperation, ctx: SshContext): string[] {
       // Prints "OpenSSH_9.2p1 ..." on stderr; reads no config, contacts nobody.
       return ["-V"];
   }
-}
-
-const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
-
-function ansiCQuote(word: string): string {
-  const body = replaceUnsafe(word.replace(/[\\']/g, (c) => `\\${c}`), (cp) =>
-    cp === 0x0a ? "\\n" : cp === 0x09 ? "\\t" : cp === 0x0d ? "\\r" : cp <= 0xff ? `\\x${cp.toString(16).padStart(2, "0")}` : `\\u${cp.toString(16).padStart(4, "0")}`,
-  );
-  return `$'${body}'`;
-}
-
-/** Joins an argv for debug logs so it reads like a shell command and stays on one line. Never executed. */
-export function quoteArgv(argv: string[]): string {
-  return argv
-    .map((w) => {
-      if (SAFE_WORD.test(w)) return w;
-      if (hasUnsafeChars(w)) return ansiCQuote(w);
-      return `'${w.replace(/'/g, `'\\''`)}'`;
-    })
-    .join(" ");
 }

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { forwardSpec, type LocalForward, quoteArgv, quoteRemoteWord, type SshContext, type SshOperation, sshArgv, socketForwardSpec } from "./argv.ts";
+import { forwardSpec, type LocalForward, quoteRemoteWord, type SshContext, type SshOperation, sshArgv, socketForwardSpec } from "./argv.ts";
 import { parseTarget } from "./target.ts";
 
 function ctx(over: Partial<SshContext> = {}): SshContext {
@@ -197,19 +197,3 @@ describe("quoteRemoteWord", () => {
   it("refuses control characters", () => assert.throws(() => quoteRemoteWord("a\nb"), RangeError));
 });
 
-describe("quoteArgv", () => {
-  const cases: Array<[string[], string]> = [
-    [["ssh", "-O", "check", "--", "root@host"], "ssh -O check -- root@host"],
-    [["ssh", "-S", "/Users/A B/x.sock"], "ssh -S '/Users/A B/x.sock'"],
-    [["ssh", "-o", "ProxyCommand=ssh -W %h:%p b"], "ssh -o 'ProxyCommand=ssh -W %h:%p b'"],
-    [["echo", "it's"], "echo 'it'\\''s'"],
-    [["echo", "a\nb"], "echo $'a\\nb'"],
-    [["echo", "\u001b[31m'x"], "echo $'\\x1b[31m\\'x'"],
-    [["-L", "[::1]:80:127.0.0.1:80"], "-L '[::1]:80:127.0.0.1:80'"],
-  ];
-  for (const [argv, expected] of cases) it(`renders ${JSON.stringify(argv)} on one line`, () => {
-    const out = quoteArgv(argv);
-    assert.equal(out, expected);
-    assert.doesNotMatch(out, /\n/);
-  });
-});

@@ -15,7 +15,7 @@
  *
  * @module
  */
-export { forwardSpec, type LocalForward, quoteArgv, type SshContext, type SshOperation, sshArgv } from "./argv.ts";
+export { forwardSpec, type LocalForward, type SshContext, type SshOperation, sshArgv } from "./argv.ts";
 export { classifySshStderr, isConfigurationFailure, SshConnectError, type SshErrorKind, type SshFailure } from "./errors.ts";
 export { type MasterExitInfo, type MasterLog, SshMaster, type SshMasterOptions } from "./master.ts";
 export { type ExecResult, type FailedForward, failureReason, Mux, type MuxOptions, type MuxResult } from "./mux.ts";

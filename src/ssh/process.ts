@@ -7,7 +7,8 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { getLogger } from "@logtape/logtape";
-import { quoteArgv, type SshContext, type SshOperation, sshArgv } from "./argv.ts";
+import { shellLine } from "../shell_words.ts";
+import { type SshContext, type SshOperation, sshArgv } from "./argv.ts";
 import { classifySshStderr, spawnFailure } from "./errors.ts";
 
 const log = getLogger(["rdhpf", "ssh"]);
@@ -63,7 +64,7 @@ class BoundedBuffer {
 export function runSsh(op: SshOperation, ctx: SshContext, opts: RunSshOptions = {}): Promise<SshRunResult> {
   const argv = sshArgv(op, ctx);
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  log.debug("Running ssh", { op: op.kind, argv: quoteArgv([ctx.sshBinary, ...argv]) });
+  log.debug("Running ssh", { op: op.kind, argv: shellLine([ctx.sshBinary, ...argv]) });
   const startedMs = performance.now();
   return new Promise((resolve, reject) => {
     let child: ChildProcess;
@@ -152,7 +153,7 @@ export interface SpawnSshOptions {
  */
 export function spawnSsh(op: SshOperation, ctx: SshContext, opts: SpawnSshOptions = {}): ChildProcess {
   const argv = sshArgv(op, ctx);
-  log.debug("Starting ssh", { op: op.kind, argv: quoteArgv([ctx.sshBinary, ...argv]) });
+  log.debug("Starting ssh", { op: op.kind, argv: shellLine([ctx.sshBinary, ...argv]) });
   try {
     return spawn(ctx.sshBinary, argv, { stdio: [opts.stdin ?? "ignore", opts.stdout ?? "pipe", "pipe"] });
   } catch (err) {
