@@ -105,8 +105,18 @@ export async function iptablesUsable(netns: string): Promise<boolean> {
   return r.code === 0;
 }
 
+/** Options of a test bed's dockerd. */
+export interface DockerdOptions {
+  iptables: boolean;
+  /**
+   * An existing bridge for the default network instead of docker0: a second
+   * dockerd in the same namespace must not share the first one's bridge.
+   */
+  bridge?: string;
+}
+
 /** dockerd argv for this test bed. */
-export function dockerdArgv(p: DockerPaths, opts: { iptables: boolean }): string[] {
+export function dockerdArgv(p: DockerPaths, opts: DockerdOptions): string[] {
   return [
     "dockerd",
     "--config-file", p.dockerConfigFile,
@@ -119,12 +129,13 @@ export function dockerdArgv(p: DockerPaths, opts: { iptables: boolean }): string
     // milliseconds instead of the 10 s kill timeout (busybox httpd ignores SIGTERM as PID 1).
     "--init",
     "--iptables=" + String(opts.iptables),
+    ...(opts.bridge ? ["--bridge", opts.bridge] : []),
     "--log-level", "warn",
   ];
 }
 
 /** Starts dockerd in the namespace and waits until /_ping answers. */
-export async function startDockerd(netns: string, p: DockerPaths, opts: { iptables: boolean }): Promise<number> {
+export async function startDockerd(netns: string, p: DockerPaths, opts: DockerdOptions): Promise<number> {
   const pid = spawnInNetns(netns, dockerdArgv(p, opts), p.dockerLog);
   await waitFor("dockerd", pid, p.dockerLog, () => pingDocker(p.dockerSocket), 60_000);
   return pid;
@@ -135,4 +146,19 @@ export async function stopDockerdProcess(pid: number | undefined, p: DockerPaths
   if (!isOurs(pid, p.dir)) return;
   const left = await terminate([pid], timeoutMs);
   if (left.length > 0) throw new Error(`dockerd (pid ${pid}) survived SIGKILL`);
+}
+
+/** Bridge (inside the namespace) and subnet of the second dockerd's default network; docker0 belongs to the first. */
+export const SECOND_BRIDGE = { name: "rdhpf-br2", cidr: "172.30.99.1/24" } as const;
+
+/** Creates the second dockerd's bridge in the namespace (it goes away with the namespace). */
+export async function createSecondBridge(netns: string): Promise<void> {
+  for (const argv of [
+    ["ip", "-n", netns, "link", "add", SECOND_BRIDGE.name, "type", "bridge"],
+    ["ip", "-n", netns, "addr", "add", SECOND_BRIDGE.cidr, "dev", SECOND_BRIDGE.name],
+    ["ip", "-n", netns, "link", "set", SECOND_BRIDGE.name, "up"],
+  ]) {
+    const r = await run(argv);
+    if (r.code !== 0) throw new Error(`${argv.join(" ")} failed (exit ${r.code}): ${r.stderr.trim()}`);
+  }
 }
