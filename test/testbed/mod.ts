@@ -287,7 +287,7 @@ export async function startTestbed(opts: StartTestbedOptions = {}): Promise<Test
       await generateKeys(sp, name);
       await writeSshdConfig(sp, { listenAddress: subnet.remoteAddress, port: SSH_PORT, dockerSocket: dp.dockerSocket, extraConfig: extra });
       writeClientFiles(sp, name, subnet.remoteAddress, SSH_PORT);
-      rec.pids.sshd = await startSshd(rec.netns, sp, { privateRun: privateRun ?? undefined });
+      rec.pids.sshd = await startSshd(rec.netns, sp, { privateRun: privateRun ? { runDir: privateRun, testbedPrefix: join(testbedBaseDir(), "rdhpf-") } : undefined });
       saveRecord(rec);
       return performance.now() - t0;
     })();
@@ -412,7 +412,7 @@ class RunningTestbed implements Testbed {
     saveRecord(this.rec);
     if (opts.extraConfig) this.sshdExtra = opts.extraConfig;
     await writeSshdConfig(this.sp, { listenAddress: this.remoteAddress, port: this.sshPort, dockerSocket: this.dockerSocket, extraConfig: this.sshdExtra });
-    this.rec.pids.sshd = await startSshd(this.netns, this.sp, { privateRun: this.rec.second ? join(this.dir, "run") : undefined });
+    this.rec.pids.sshd = await startSshd(this.netns, this.sp, { privateRun: this.rec.second ? { runDir: join(this.dir, "run"), testbedPrefix: join(testbedBaseDir(), "rdhpf-") } : undefined });
     saveRecord(this.rec);
   }
 
