@@ -48,7 +48,7 @@ export async function discoverEndpoint(mux: Mux): Promise<DiscoveryOutcome> {
   const outcome = readDiscovery(await mux.run(ENDPOINT_DISCOVERY_COMMAND, DISCOVERY_TIMEOUT_MS).catch((err: Error) => ({
     code: null, signal: null, timedOut: false, stdout: "", stderr: err.message,
   })));
-  log.debug("Remote Docker endpoint discovery finished", { ...outcome, duration_ms: Date.now() - started });
+  log.debug("Remote Docker endpoint discovery finished", { outcome: displaySafe(JSON.stringify(outcome), 300), duration_ms: Date.now() - started });
   return outcome;
 }
 
@@ -63,7 +63,7 @@ export async function endpointToOpen(mux: Mux, known: string | null): Promise<{ 
   const choice = chooseEndpoint(null, await discoverEndpoint(mux));
   if (choice.kind === "use") return { endpoint: choice.endpoint, fromCache: false };
   throw new RdhpfError(
-    `the remote docker CLI did not say which Docker endpoint to use (\`docker context inspect\`: ${displaySafe(choice.reason, 200)}); not guessing, retrying`,
+    `the remote docker CLI did not say which Docker endpoint to use (\`docker context inspect\`: ${displaySafe(choice.reason, 200)}); rdhpf does not guess one`,
     "check that `docker context inspect` works on the remote host for this user (docker CLI installed, DOCKER_HOST or DOCKER_CONTEXT valid)",
   );
 }
