@@ -10,14 +10,16 @@
  *
  * The endpoint comes from one remote command per connection
  * (`docker context inspect`, 0.5-1.3 s on hosts with a heavy login shell), so
- * the one found last time is tried first and checked afterwards.
+ * the one found last time is tried first and checked afterwards. Only a
+ * successful discovery changes it (see docker/endpoint_choice.ts).
  *
  * @module
  */
 import { readFileSync, rmSync } from "node:fs";
 import { getLogger } from "@logtape/logtape";
 import { EngineClient } from "../docker/client.ts";
-import { DEFAULT_ENDPOINT, ENDPOINT_DISCOVERY_COMMAND, parseEndpoint } from "../docker/endpoint.ts";
+import { type DiscoveryOutcome, ENDPOINT_DISCOVERY_COMMAND, parseEndpoint, readDiscovery } from "../docker/endpoint.ts";
+import { chooseEndpoint } from "../docker/endpoint_choice.ts";
 import { startDialStdioRelay } from "../docker/relay.ts";
 import { RdhpfError } from "../errors.ts";
 import { displaySafe } from "../text_safety.ts";
@@ -40,19 +42,30 @@ export interface DockerLink {
 
 const DISCOVERY_TIMEOUT_MS = 20_000;
 
-/** Runs the one remote command: which endpoint would the remote docker CLI use? */
-export async function discoverEndpoint(mux: Mux): Promise<string> {
+/** Runs the one remote command: which endpoint would the remote docker CLI use? Never throws. */
+export async function discoverEndpoint(mux: Mux): Promise<DiscoveryOutcome> {
   const started = Date.now();
-  const r = await mux.run(ENDPOINT_DISCOVERY_COMMAND, DISCOVERY_TIMEOUT_MS);
-  const out = r.stdout.trim().split("\n").pop()?.trim() ?? "";
-  if (r.code !== 0 || out === "") {
-    log.warn("Remote docker CLI did not report its endpoint; using the default", {
-      exit_code: r.code, stderr: displaySafe(r.stderr.trim(), 300), default: DEFAULT_ENDPOINT,
-    });
-    return DEFAULT_ENDPOINT;
-  }
-  log.debug("Remote Docker endpoint discovered", { endpoint: out, duration_ms: Date.now() - started });
-  return out;
+  const outcome = readDiscovery(await mux.run(ENDPOINT_DISCOVERY_COMMAND, DISCOVERY_TIMEOUT_MS).catch((err: Error) => ({
+    code: null, signal: null, timedOut: false, stdout: "", stderr: err.message,
+  })));
+  log.debug("Remote Docker endpoint discovery finished", { outcome: displaySafe(JSON.stringify(outcome), 300), duration_ms: Date.now() - started });
+  return outcome;
+}
+
+/**
+ * The endpoint to open at the start of a connection: the one known (cached
+ * or in use) without asking, else a successful discovery. Throws, for a
+ * retry with backoff, when nothing is known and discovery failed: guessing
+ * the default could reach a different daemon than the user's.
+ */
+export async function endpointToOpen(mux: Mux, known: string | null): Promise<{ endpoint: string; fromCache: boolean }> {
+  if (known !== null) return { endpoint: known, fromCache: true };
+  const choice = chooseEndpoint(null, await discoverEndpoint(mux));
+  if (choice.kind === "use") return { endpoint: choice.endpoint, fromCache: false };
+  throw new RdhpfError(
+    `the remote docker CLI did not say which Docker endpoint to use (\`docker context inspect\`: ${displaySafe(choice.reason, 200)}); rdhpf does not guess one`,
+    "check that `docker context inspect` works on the remote host for this user (docker CLI installed, DOCKER_HOST or DOCKER_CONTEXT valid)",
+  );
 }
 
 export function readCachedEndpoint(paths: InstancePaths): string | null {

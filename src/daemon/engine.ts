@@ -17,6 +17,7 @@ import { rmSync } from "node:fs";
 import { getLogger } from "@logtape/logtape";
 import { hostPort } from "../address.ts";
 import { connects } from "../connects.ts";
+import { chooseEndpoint } from "../docker/endpoint_choice.ts";
 import { isContainerLifecycleEvent } from "../docker/events.ts";
 import type { ObservedContainer } from "../docker/types.ts";
 import { RdhpfError } from "../errors.ts";
@@ -35,7 +36,7 @@ import { displaySafe } from "../text_safety.ts";
 import { sleep } from "../sleep.ts";
 import { backoffDelayMs } from "./backoff.ts";
 import { Coalescer } from "./coalescer.ts";
-import { type DockerLink, discoverEndpoint, openDockerLink, readCachedEndpoint } from "./docker_link.ts";
+import { type DockerLink, discoverEndpoint, endpointToOpen, openDockerLink, readCachedEndpoint } from "./docker_link.ts";
 import type { InstanceLock } from "./lock.ts";
 import type { InstancePaths } from "../paths.ts";
 import { ROUTE_PROBE_INTERVAL_MS, RouteWatch } from "./route_watch.ts";
@@ -258,19 +259,19 @@ export class Engine {
   /** Keeps a Docker link and its event stream up while the SSH session lives. */
   private async dockerLoop(signal: AbortSignal, onHealthy: () => void): Promise<void> {
     let failures = 0;
-    let refreshed = false;
+    let rechecked = false;
     while (!signal.aborted) {
+      let lastError = "Docker event stream interrupted";
       try {
-        const cached = readCachedEndpoint(this.opts.paths);
-        const endpoint = cached ?? (await discoverEndpoint(this.mux));
+        const { endpoint, fromCache } = await endpointToOpen(this.mux, this.knownEndpoint());
         if (signal.aborted) return;
         this.docker = await openDockerLink(this.mux, this.opts.paths, endpoint);
         const d = this.docker;
         Object.assign(this.store.docker, { connected: true, serverVersion: d.serverVersion, apiVersion: d.apiVersion, transport: d.transport, endpoint: d.endpoint });
         log.info("Docker daemon connectivity validated", { docker_version: d.serverVersion, api_version: d.apiVersion, transport: d.transport, endpoint: d.endpoint });
-        if (cached !== null && !refreshed) {
-          refreshed = true;
-          void this.recheckEndpoint(cached, signal);
+        if (fromCache && !rechecked) {
+          rechecked = true;
+          void this.recheckEndpoint(endpoint, signal);
         }
         await this.streamEvents(d, signal, () => {
           failures = 0;
@@ -278,28 +279,42 @@ export class Engine {
         });
       } catch (err) {
         if (signal.aborted) return;
-        log.warn("Docker link failed; retrying", { error: (err as Error).message, retry_in_ms: backoffDelayMs(failures, DOCKER_RETRY_CAP_MS) });
+        if (err instanceof RdhpfError) lastError = err.hint ? `${err.message}; ${err.hint}` : err.message;
+        log.warn("Docker link failed; retrying", { error: (err as Error).message, hint: (err as RdhpfError).hint ?? null, retry_in_ms: backoffDelayMs(failures, DOCKER_RETRY_CAP_MS) });
       } finally {
         await this.closeDocker();
       }
       if (signal.aborted) return;
       this.store.docker.eventStreamRestarts++;
-      this.setState("degraded", "Docker event stream interrupted");
+      this.setState("degraded", lastError);
       await sleep(backoffDelayMs(failures++, DOCKER_RETRY_CAP_MS), signal);
     }
   }
 
-  /** The endpoint used from the cache is checked once per connection; a change restarts the link. */
+  /** The endpoint last used: the cache, or this process's memory of it when the cache is unreadable. */
+  private knownEndpoint(): string | null {
+    return readCachedEndpoint(this.opts.paths) ?? this.store.docker.endpoint;
+  }
+
+  /**
+   * The endpoint used from the cache is checked once per connection. Only a
+   * successful discovery that reports another endpoint switches (the link
+   * restarts on it); a failed one keeps the endpoint and the cache.
+   */
   private async recheckEndpoint(used: string, signal: AbortSignal): Promise<void> {
-    try {
-      const found = await discoverEndpoint(this.mux);
-      if (!signal.aborted && found !== used) {
-        log.info("Remote Docker endpoint changed; switching", { from: used, to: found });
-        writeFileAtomic(this.opts.paths.endpointCache, `${found}\n`);
-        await this.closeDocker();
+    const choice = chooseEndpoint(used, await discoverEndpoint(this.mux));
+    if (signal.aborted) return;
+    if (choice.kind === "keep") {
+      log.warn("Could not re-check the remote Docker endpoint; keeping the last known one", { endpoint: used, reason: displaySafe(choice.reason, 200) });
+    } else if (choice.kind === "use" && choice.changedFrom !== null) {
+      log.info("Remote Docker endpoint changed; switching", { from: choice.changedFrom, to: choice.endpoint });
+      try {
+        writeFileAtomic(this.opts.paths.endpointCache, `${choice.endpoint}\n`);
+      } catch (err) {
+        log.warn("Could not write the endpoint cache", { path: this.opts.paths.endpointCache, error: (err as Error).message });
       }
-    } catch (err) {
-      log.debug("Endpoint re-check failed", { error: (err as Error).message });
+      this.store.docker.endpoint = choice.endpoint;
+      await this.closeDocker();
     }
   }
 

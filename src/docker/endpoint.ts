@@ -24,6 +24,52 @@ export const ENDPOINT_DISCOVERY_COMMAND: string[] = [
 /** What the remote docker CLI uses when nothing is configured. */
 export const DEFAULT_ENDPOINT = "unix:///var/run/docker.sock";
 
+/**
+ * What one run of `ENDPOINT_DISCOVERY_COMMAND` told:
+ * - "reported": the CLI exited 0 and printed an endpoint;
+ * - "nothing": the CLI exited 0 and printed nothing (no DOCKER_HOST, no
+ *   context endpoint): it would use {@link DEFAULT_ENDPOINT};
+ * - "failed": no answer to trust (timeout, killed, non-zero exit, ssh
+ *   failure, or a last line that is not an endpoint).
+ */
+export type DiscoveryOutcome =
+  | { kind: "reported"; endpoint: string }
+  | { kind: "nothing" }
+  | { kind: "failed"; reason: string };
+
+/** The parts of a finished remote command that {@link readDiscovery} looks at. */
+export interface DiscoveryRun {
+  code: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Reads one run of `ENDPOINT_DISCOVERY_COMMAND`. Only the last line of
+ * stdout counts: a login shell may print a banner before it. Today's CLI
+ * prints the default endpoint itself when nothing is configured, so
+ * "nothing" is an empty answer from a CLI that exited 0, never the silence
+ * of a command that failed.
+ *
+ * @example
+ * readDiscovery({ code: 0, signal: null, timedOut: false, stdout: "unix:///run/user/1000/docker.sock\n", stderr: "" })
+ * // { kind: "reported", endpoint: "unix:///run/user/1000/docker.sock" }
+ */
+export function readDiscovery(r: DiscoveryRun): DiscoveryOutcome {
+  if (r.timedOut) return { kind: "failed", reason: "timed out" };
+  if (r.code === null) return { kind: "failed", reason: `killed by ${r.signal ?? "a signal"}` };
+  if (r.code !== 0) {
+    const stderr = r.stderr.trim().split("\n").pop()?.trim() ?? "";
+    return { kind: "failed", reason: `exit status ${r.code}${stderr ? `: ${stderr}` : ""}` };
+  }
+  const last = r.stdout.trim().split("\n").pop()?.trim() ?? "";
+  if (last === "") return { kind: "nothing" };
+  if (!/^[a-z][a-z0-9+.-]*:\/\/\S*$/i.test(last)) return { kind: "failed", reason: `not an endpoint: ${JSON.stringify(last.slice(0, 80))}` };
+  return { kind: "reported", endpoint: last };
+}
+
 /** A parsed Docker endpoint. */
 export type DockerEndpoint =
   | { kind: "unix"; path: string }

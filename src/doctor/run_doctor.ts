@@ -13,7 +13,7 @@ import { connects } from "../connects.ts";
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
-import { discoverEndpoint, openDockerLink } from "../daemon/docker_link.ts";
+import { endpointToOpen, openDockerLink } from "../daemon/docker_link.ts";
 import { instancePaths, type InstancePaths, runtimeDir } from "../paths.ts";
 import { currentUid, privateDirVerdict } from "../daemon/state_file.ts";
 import { parseEndpoint } from "../docker/endpoint.ts";
@@ -183,14 +183,16 @@ interface RemoteFacts {
 async function probeDocker(mux: Mux, paths: InstancePaths): Promise<{ docker: RemoteFacts["docker"]; containers: ObservedContainer[] }> {
   let endpoint: string | null = null;
   try {
-    endpoint = await discoverEndpoint(mux);
-    const link = await openDockerLink(mux, paths, endpoint);
+    // The doctor knows no endpoint: it asks the remote CLI, and a failed answer is reported, not guessed.
+    const found = (await endpointToOpen(mux, null)).endpoint;
+    endpoint = found;
+    const link = await openDockerLink(mux, paths, found);
     try {
       const containers = await link.client.listContainers();
       // A port bound on 0.0.0.0 and :: is listed twice by the Engine; it is one port.
       const published = new Set(containers.flatMap((c) => c.ports.filter((p) => p.protocol === "tcp").map((p) => `${c.id}/${p.publicPort}`))).size;
       return {
-        docker: { ok: true, endpoint, endpointKind: parseEndpoint(endpoint).kind, transport: link.transport, serverVersion: link.serverVersion, apiVersion: link.apiVersion, publishedTcpPorts: published },
+        docker: { ok: true, endpoint: found, endpointKind: parseEndpoint(found).kind, transport: link.transport, serverVersion: link.serverVersion, apiVersion: link.apiVersion, publishedTcpPorts: published },
         containers,
       };
     } finally {

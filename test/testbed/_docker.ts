@@ -105,7 +105,7 @@ export async function iptablesUsable(netns: string): Promise<boolean> {
   return r.code === 0;
 }
 
-/** How dockerd publishes ports. */
+/** Options of a test bed's dockerd: how it publishes ports, and on which bridge. */
 export interface DockerdFlags {
   iptables: boolean;
   /**
@@ -114,6 +114,11 @@ export interface DockerdFlags {
    * Ignored without iptables: then the proxy is the only way to publish.
    */
   userlandProxy?: boolean;
+  /**
+   * An existing bridge for the default network instead of docker0: a second
+   * dockerd in the same namespace must not share the first one's bridge.
+   */
+  bridge?: string;
 }
 
 /** dockerd argv for this test bed. */
@@ -131,6 +136,7 @@ export function dockerdArgv(p: DockerPaths, opts: DockerdFlags): string[] {
     "--init",
     "--iptables=" + String(opts.iptables),
     ...(opts.userlandProxy === false && opts.iptables ? ["--userland-proxy=false"] : []),
+    ...(opts.bridge ? ["--bridge", opts.bridge] : []),
     "--log-level", "warn",
   ];
 }
@@ -147,4 +153,19 @@ export async function stopDockerdProcess(pid: number | undefined, p: DockerPaths
   if (!isOurs(pid, p.dir)) return;
   const left = await terminate([pid], timeoutMs);
   if (left.length > 0) throw new Error(`dockerd (pid ${pid}) survived SIGKILL`);
+}
+
+/** Bridge (inside the namespace) and subnet of the second dockerd's default network; docker0 belongs to the first. */
+export const SECOND_BRIDGE = { name: "rdhpf-br2", cidr: "172.30.99.1/24" } as const;
+
+/** Creates the second dockerd's bridge in the namespace (it goes away with the namespace). */
+export async function createSecondBridge(netns: string): Promise<void> {
+  for (const argv of [
+    ["ip", "-n", netns, "link", "add", SECOND_BRIDGE.name, "type", "bridge"],
+    ["ip", "-n", netns, "addr", "add", SECOND_BRIDGE.cidr, "dev", SECOND_BRIDGE.name],
+    ["ip", "-n", netns, "link", "set", SECOND_BRIDGE.name, "up"],
+  ]) {
+    const r = await run(argv);
+    if (r.code !== 0) throw new Error(`${argv.join(" ")} failed (exit ${r.code}): ${r.stderr.trim()}`);
+  }
 }

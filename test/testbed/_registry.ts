@@ -28,6 +28,17 @@ export interface TestbedRecord {
   /** /proc start time of the owner, so a reused pid is not mistaken for it. */
   ownerStartTime: string;
   pids: { containerd?: number; dockerd?: number; sshd?: number };
+  /** The optional second dockerd (see StartTestbedOptions.secondDockerd). */
+  second?: SecondDaemonRecord;
+}
+
+/** A second containerd + dockerd in the same namespace, with its own files under `dir`. */
+export interface SecondDaemonRecord {
+  dir: string;
+  dataRoot: string;
+  containerdSocket: string;
+  dockerSocket: string;
+  pids: { containerd?: number; dockerd?: number };
 }
 
 /**

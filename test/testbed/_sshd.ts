@@ -160,14 +160,55 @@ function listeningCount(logFile: string): number {
 }
 
 /**
+ * Prepares a directory that sshd's sessions see as /run (and so as
+ * /var/run): it holds the privilege separation directory, and whatever the
+ * caller puts there (e.g. a dockerd socket named docker.sock).
+ */
+export function preparePrivateRun(runDir: string): void {
+  mkdirSync(join(runDir, "sshd"), { recursive: true, mode: 0o755 });
+  chmodSync(runDir, 0o755);
+  chmodSync(join(runDir, "sshd"), 0o755);
+}
+
+/**
+ * The shell script of {@link privateRunArgv} ($1 = runDir, $2 = prefix of
+ * every test bed directory). A new mount namespace starts with a copy of
+ * every mount of the machine, among them other test beds' network
+ * namespaces (/run/netns) and container mounts: holding them would keep
+ * those alive after their owners' teardown (a veth that does not go away),
+ * and their teardown sweeps would take our sshd for one of their container
+ * processes. So those are unmounted first, deepest first, before /run is
+ * replaced (after it, /run/netns/... would name the new /run).
+ */
+const PRIVATE_RUN_SCRIPT = [
+  'while read -r _ _ _ _ m _; do case "$m" in /run/netns|/run/netns/*|"$2"*) echo "$m";; esac; done </proc/self/mountinfo |',
+  '  sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done',
+  'mount --bind "$1" /run || exit 1',
+  'shift 2',
+  'exec "$@"',
+].join("\n");
+
+/**
+ * argv that runs sshd in a private mount namespace where `runDir` is
+ * mounted over /run. The mount exists only there (this machine's /run is
+ * untouched) and ends with the last process of that namespace. Every step
+ * execs in place, so the spawned pid is sshd's own.
+ */
+export function privateRunArgv(runDir: string, testbedPrefix: string, argv: readonly string[]): string[] {
+  return ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", PRIVATE_RUN_SCRIPT, "sh", runDir, testbedPrefix, ...argv];
+}
+
+/**
  * Starts sshd in the namespace. `-D` keeps it in the foreground (our pid is
  * the listener's); without it the per-connection log lines, including
- * "Accepted publickey", never reach the -E file.
+ * "Accepted publickey", never reach the -E file. With `privateRun`, sshd and
+ * its sessions see that directory as /run (see {@link privateRunArgv}).
  */
-export async function startSshd(netns: string, p: SshPaths): Promise<number> {
+export async function startSshd(netns: string, p: SshPaths, opts: { privateRun?: { runDir: string; testbedPrefix: string } } = {}): Promise<number> {
   ensurePrivsepDir(); // again: something may have removed it since the config check
   const before = listeningCount(p.sshdLog);
-  const pid = spawnInNetns(netns, ["/usr/sbin/sshd", "-D", "-f", p.sshdConfig, "-E", p.sshdLog], join(p.sshdLog + ".stderr"));
+  const sshd = ["/usr/sbin/sshd", "-D", "-f", p.sshdConfig, "-E", p.sshdLog];
+  const pid = spawnInNetns(netns, opts.privateRun ? privateRunArgv(opts.privateRun.runDir, opts.privateRun.testbedPrefix, sshd) : sshd, join(p.sshdLog + ".stderr"));
   await waitFor("sshd", pid, p.sshdLog, () => listeningCount(p.sshdLog) > before, 15_000).catch((e: Error) => {
     throw new Error(`${e.message}\nstderr:\n${tail(p.sshdLog + ".stderr")}`);
   });

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { clientConfigText, knownHostsLine, sshdConfigText, sshPaths } from "./_sshd.ts";
+import { clientConfigText, knownHostsLine, privateRunArgv, sshdConfigText, sshPaths } from "./_sshd.ts";
 
 const p = sshPaths("/tmp/rdhpf-abc123");
 const settings = { listenAddress: "10.200.37.2", port: 22, dockerSocket: "/tmp/rdhpf-abc123/docker.sock", extraConfig: [], usePam: false };
@@ -45,5 +45,19 @@ describe("clientConfigText", () => {
     for (const line of ["Host rdhpf-abc123", "  StrictHostKeyChecking yes", "  BatchMode yes", "  IdentitiesOnly yes", "  UserKnownHostsFile /tmp/rdhpf-abc123/known_hosts"]) {
       assert.ok(text.split("\n").includes(line), `missing ${JSON.stringify(line)}`);
     }
+  });
+});
+
+describe("privateRunArgv", () => {
+  const argv = privateRunArgv("/tmp/rdhpf-abc123/run", "/tmp/rdhpf-", ["/usr/sbin/sshd", "-D"]);
+  const script = argv[argv.indexOf("-c") + 1]!;
+  it("runs sshd in its own mount namespace, exec'd in place with its argv unchanged", () => {
+    assert.deepEqual(argv.slice(0, 4), ["unshare", "--mount", "--propagation", "private"]);
+    assert.deepEqual(argv.slice(-4), ["/tmp/rdhpf-abc123/run", "/tmp/rdhpf-", "/usr/sbin/sshd", "-D"]);
+    assert.match(script, /exec "\$@"$/);
+  });
+  it("drops the copies of network namespaces and test bed mounts before it replaces /run", () => {
+    assert.ok(script.indexOf("umount -l") < script.indexOf("mount --bind"), script);
+    assert.match(script, /\/run\/netns\/\*/);
   });
 });

@@ -31,6 +31,19 @@ export function mountsUnder(dir: string): string[] {
     .sort((a, b) => b.length - a.length);
 }
 
+/** The Docker daemons of a test bed: its own and, when started, the second one. */
+function daemonsOf(rec: TestbedRecord): Array<{ marker: string; dataRoot: string; containerdSocket: string; dockerSocket: string; cliConfigDir: string; dockerd?: number; containerd?: number }> {
+  const out = [{ marker: rec.dir, dataRoot: rec.dataRoot, containerdSocket: rec.containerdSocket, dockerSocket: rec.dockerSocket, cliConfigDir: join(rec.dir, "cli"), ...rec.pids }];
+  const s = rec.second;
+  if (s) out.push({ marker: s.dir, dataRoot: s.dataRoot, containerdSocket: s.containerdSocket, dockerSocket: s.dockerSocket, cliConfigDir: join(s.dir, "cli"), ...s.pids });
+  return out;
+}
+
+/** Container ids of every daemon of the test bed, with the containerd socket their shims hash. */
+function containersOf(rec: TestbedRecord): Array<{ id: string; containerdSocket: string }> {
+  return daemonsOf(rec).flatMap((d) => containerIds(d.dataRoot).map((id) => ({ id, containerdSocket: d.containerdSocket })));
+}
+
 function containerIds(dataRoot: string): string[] {
   try {
     return readdirSync(join(dataRoot, "containers")).filter((n) => /^[0-9a-f]{64}$/.test(n));
@@ -61,18 +74,19 @@ function containerCgroupDirs(id: string): string[] {
 
 /** Kills every process of the test bed; the recorded ones first, then a sweep by directory, namespace and container. */
 function killProcessesSync(rec: TestbedRecord, ids: readonly string[]): void {
-  const ours = (pid: number | undefined) => (isOurs(pid, rec.dir) ? [pid] : []);
-  const dockerd = ours(rec.pids.dockerd);
-  if (dockerd.length > 0 && existsSync(rec.dockerSocket)) {
-    // Containers first, with SIGKILL: dockerd's own shutdown would wait for each one's stop timeout.
-    const env = { DOCKER_HOST: `unix://${rec.dockerSocket}`, DOCKER_CONFIG: join(rec.dir, "cli"), DOCKER_CONTEXT: undefined };
-    const ps = runSync(["docker", "ps", "-aq"], { env, timeoutMs: 10_000 });
-    const running = ps.stdout.split("\n").filter(Boolean);
-    if (ps.code === 0 && running.length > 0) runSync(["docker", "rm", "-f", "-v", ...running], { env, timeoutMs: 30_000 });
+  for (const d of daemonsOf(rec)) {
+    const dockerd = isOurs(d.dockerd, d.marker) ? [d.dockerd] : [];
+    if (dockerd.length > 0 && existsSync(d.dockerSocket)) {
+      // Containers first, with SIGKILL: dockerd's own shutdown would wait for each one's stop timeout.
+      const env = { DOCKER_HOST: `unix://${d.dockerSocket}`, DOCKER_CONFIG: d.cliConfigDir, DOCKER_CONTEXT: undefined };
+      const ps = runSync(["docker", "ps", "-aq"], { env, timeoutMs: 10_000 });
+      const running = ps.stdout.split("\n").filter(Boolean);
+      if (ps.code === 0 && running.length > 0) runSync(["docker", "rm", "-f", "-v", ...running], { env, timeoutMs: 30_000 });
+    }
+    terminateSync(dockerd, 20_000);
+    terminateSync(isOurs(d.containerd, d.marker) ? [d.containerd] : [], 10_000);
   }
-  terminateSync(dockerd, 20_000);
-  terminateSync(ours(rec.pids.containerd), 10_000);
-  const sshd = ours(rec.pids.sshd);
+  const sshd = isOurs(rec.pids.sshd, rec.dir) ? [rec.pids.sshd] : [];
   terminateSync([...sshd, ...sshd.flatMap(descendantsOf)], 3_000);
   // Whatever remains: shims, docker-proxy, old sshd connections, and container processes whose
   // shim is gone (they would outlive everything else, reparented to init).
@@ -124,7 +138,8 @@ function safeReadlink(path: string): string | null {
 }
 
 /** What of a test bed still exists; empty after a complete teardown. */
-export function leftoversOf(rec: TestbedRecord, ids: readonly string[] = containerIds(rec.dataRoot)): string[] {
+export function leftoversOf(rec: TestbedRecord, containers: ReadonlyArray<{ id: string; containerdSocket: string }> = containersOf(rec)): string[] {
+  const ids = containers.map((c) => c.id);
   const out: string[] = [];
   const procs = remainingProcesses(rec, ids);
   if (procs.length > 0) out.push(`processes ${procs.join(", ")}`);
@@ -135,20 +150,21 @@ export function leftoversOf(rec: TestbedRecord, ids: readonly string[] = contain
   if (existsSync(rec.dir)) out.push(`directory ${rec.dir}`);
   const cgroups = ids.flatMap(containerCgroupDirs);
   if (cgroups.length > 0) out.push(`cgroups ${cgroups.join(", ")}`);
-  const sockets = ids.map((id) => shimSocketPath(rec.containerdSocket, id)).filter((p) => existsSync(p));
+  const sockets = containers.map((c) => shimSocketPath(c.containerdSocket, c.id)).filter((p) => existsSync(p));
   if (sockets.length > 0) out.push(`shim sockets ${sockets.join(", ")}`);
   return out;
 }
 
 /** Removes everything of a test bed and its registry entry; returns what could not be removed. */
 export function teardownSync(rec: TestbedRecord): string[] {
-  // Container ids come from the data root, which is about to go: read them first.
-  const ids = containerIds(rec.dataRoot);
+  // Container ids come from the data roots, which are about to go: read them first.
+  const containers = containersOf(rec);
+  const ids = containers.map((c) => c.id);
   killProcessesSync(rec, ids);
   for (const m of mountsUnder(rec.dir)) {
     if (runSync(["umount", m]).code !== 0) runSync(["umount", "-l", m]);
   }
-  for (const id of ids) rmSync(shimSocketPath(rec.containerdSocket, id), { force: true });
+  for (const c of containers) rmSync(shimSocketPath(c.containerdSocket, c.id), { force: true });
   removeCgroupsSync(ids);
   deleteNetworkSync(rec.netns, rec.hostVeth, rec.remoteAddress);
   try {
@@ -158,8 +174,8 @@ export function teardownSync(rec: TestbedRecord): string[] {
   }
   // The veth peer vanishes asynchronously after its namespace is deleted; give the kernel a moment.
   const deadline = Date.now() + 2_000;
-  while (Date.now() < deadline && leftoversOf(rec, ids).length > 0) sleepSync(50);
-  const final = leftoversOf(rec, ids);
+  while (Date.now() < deadline && leftoversOf(rec, containers).length > 0) sleepSync(50);
+  const final = leftoversOf(rec, containers);
   if (final.length === 0) forgetRecord(rec);
   return final;
 }

@@ -26,13 +26,13 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import { checkAvailability } from "./_availability.ts";
-import { type DockerdFlags, dockerPaths, iptablesUsable, startContainerd, startDockerd as startDockerdProcess, stopDockerdProcess, writeDockerConfig } from "./_docker.ts";
+import { createSecondBridge, type DockerdFlags, type DockerPaths, dockerPaths, iptablesUsable, SECOND_BRIDGE, startContainerd, startDockerd as startDockerdProcess, stopDockerdProcess, writeDockerConfig } from "./_docker.ts";
 import { type ExecResult, run } from "./_exec.ts";
 import { buildRootfsTar, importImage, TESTBED_IMAGE, TESTBED_INDEX_HTML } from "./_image.ts";
 import { addressesInUse, createNetwork, netnsInode, netnsPath, pickSubnet, setLink } from "./_network.ts";
 import { descendantsOf, isAlive, isOurs, processesInNetnsRunning, startTimeOf, terminate } from "./_procs.ts";
 import { claimedSubnets, claimSubnet, forgetRecord, listRecords, registryDir, saveRecord, type TestbedRecord, testbedBaseDir } from "./_registry.ts";
-import { acceptedCount, generateKeys, type SshPaths, sshPaths, startSshd, writeClientFiles, writeSshdConfig } from "./_sshd.ts";
+import { acceptedCount, generateKeys, preparePrivateRun, type SshPaths, sshPaths, startSshd, writeClientFiles, writeSshdConfig } from "./_sshd.ts";
 import { leftoversOf, teardownSync } from "./_teardown.ts";
 
 export type { ExecResult } from "./_exec.ts";
@@ -72,6 +72,11 @@ export interface Testbed {
   knownHostsFile: string;
   /** Unix socket of the namespace's dockerd (same filesystem as this machine). */
   dockerSocket: string;
+  /**
+   * Socket of the second dockerd (StartTestbedOptions.secondDockerd), which
+   * the remote's SSH sessions see as /var/run/docker.sock; null without one.
+   */
+  secondDockerSocket: string | null;
   /** Image present in the test bed's dockerd; default command serves {@link TESTBED_INDEX_HTML} on port 80. */
   image: string;
   /** Temp dir holding all files of this test bed. */
@@ -80,6 +85,8 @@ export interface Testbed {
   timings: TestbedTimings;
   /** docker CLI against the namespace's daemon; never throws on non-zero exit. */
   docker(args: string[]): Promise<ExecResult>;
+  /** docker CLI against the second dockerd (throws without one); never throws on non-zero exit. */
+  secondDocker(args: string[]): Promise<ExecResult>;
   /** Runs argv inside the namespace (e.g. curl to 127.0.0.1:P there). */
   inNetns(argv: string[]): Promise<ExecResult>;
   /** `ssh -F sshConfigFile alias ...args` from this machine (one new SSH connection per call). */
@@ -114,6 +121,14 @@ export interface StartTestbedOptions {
   sshdExtraConfig?: string[];
   /** false: dockerd without docker-proxy processes (see DockerdFlags); default true, as Docker ships. */
   userlandProxy?: boolean;
+  /**
+   * A second dockerd (own containerd, data, bridge) that the remote's SSH
+   * sessions see at the default /var/run/docker.sock, while their
+   * DOCKER_HOST still names the first: a rootful daemon next to the user's.
+   * sshd then runs in a private mount namespace with a test bed directory
+   * mounted over /run; this machine's /run is never touched.
+   */
+  secondDockerd?: boolean;
 }
 
 /**
@@ -229,6 +244,9 @@ export async function startTestbed(opts: StartTestbedOptions = {}): Promise<Test
     ownerStartTime: startTimeOf(process.pid),
     pids: {},
   };
+  const privateRun = opts.secondDockerd ? join(dir, "run") : null;
+  const dp2: DockerPaths | null = privateRun ? { ...dockerPaths(join(dir, "d2")), dockerSocket: join(privateRun, "docker.sock") } : null;
+  if (dp2) rec.second = { dir: dp2.dir, dataRoot: dp2.dataRoot, containerdSocket: dp2.containerdSocket, dockerSocket: dp2.dockerSocket, pids: {} };
   // Recorded before anything is created, so a crash at any later point leaves a record to clean up by.
   saveRecord(rec);
   live.add(rec);
@@ -242,6 +260,7 @@ export async function startTestbed(opts: StartTestbedOptions = {}): Promise<Test
     await createNetwork({ netns: rec.netns, hostVeth: rec.hostVeth, nsVeth: rec.nsVeth, ...subnet });
     const networkMs = performance.now() - t0;
     writeDockerConfig(dp);
+    if (privateRun) preparePrivateRun(privateRun);
     const docker = (args: string[]) => dockerCli(dp.dockerSocket, dp.cliConfigDir, args);
     const extra = opts.sshdExtraConfig ?? [];
     const dockerSide = (async () => {
@@ -253,13 +272,24 @@ export async function startTestbed(opts: StartTestbedOptions = {}): Promise<Test
       const dockerdReadyMs = performance.now() - t0;
       const ti = performance.now();
       await importImage(docker, tarFile);
+      if (dp2 && rec.second) {
+        // iptables stays with the first daemon (two would rewrite the same chains); the userland proxy publishes.
+        mkdirSync(dp2.dir, { mode: 0o700 });
+        writeDockerConfig(dp2);
+        await createSecondBridge(rec.netns);
+        rec.second.pids.containerd = await startContainerd(rec.netns, dp2);
+        saveRecord(rec);
+        rec.second.pids.dockerd = await startDockerdProcess(rec.netns, dp2, { iptables: false, bridge: SECOND_BRIDGE.name });
+        saveRecord(rec);
+        await importImage((args) => dockerCli(dp2.dockerSocket, dp2.cliConfigDir, args), tarFile);
+      }
       return { iptables, dockerdReadyMs, imageImportMs: performance.now() - ti };
     })();
     const sshSide = (async () => {
       await generateKeys(sp, name);
       await writeSshdConfig(sp, { listenAddress: subnet.remoteAddress, port: SSH_PORT, dockerSocket: dp.dockerSocket, extraConfig: extra });
       writeClientFiles(sp, name, subnet.remoteAddress, SSH_PORT);
-      rec.pids.sshd = await startSshd(rec.netns, sp);
+      rec.pids.sshd = await startSshd(rec.netns, sp, { privateRun: privateRun ? { runDir: privateRun, testbedPrefix: join(testbedBaseDir(), "rdhpf-") } : undefined });
       saveRecord(rec);
       return performance.now() - t0;
     })();
@@ -275,7 +305,7 @@ export async function startTestbed(opts: StartTestbedOptions = {}): Promise<Test
       sshdReadyMs: s.value,
     };
     log.info("Test bed up", { name, remoteAddress: rec.remoteAddress, ...timings });
-    return new RunningTestbed(rec, sp, dp, extra, { iptables: d.value.iptables, userlandProxy: opts.userlandProxy }, timings);
+    return new RunningTestbed(rec, sp, dp, dp2, extra, { iptables: d.value.iptables, userlandProxy: opts.userlandProxy }, timings);
   } catch (err) {
     live.delete(rec);
     const left = teardownSync(rec);
@@ -303,6 +333,7 @@ class RunningTestbed implements Testbed {
   readonly identityFile: string;
   readonly knownHostsFile: string;
   readonly dockerSocket: string;
+  readonly secondDockerSocket: string | null;
   readonly image = TESTBED_IMAGE;
   readonly dir: string;
   #stopped = false;
@@ -310,7 +341,8 @@ class RunningTestbed implements Testbed {
   constructor(
     private readonly rec: TestbedRecord,
     private readonly sp: SshPaths,
-    private readonly dp: ReturnType<typeof dockerPaths>,
+    private readonly dp: DockerPaths,
+    private readonly dp2: DockerPaths | null,
     private sshdExtra: string[],
     private readonly dockerdFlags: DockerdFlags,
     readonly timings: TestbedTimings,
@@ -325,11 +357,17 @@ class RunningTestbed implements Testbed {
     this.identityFile = sp.clientKey;
     this.knownHostsFile = sp.knownHosts;
     this.dockerSocket = dp.dockerSocket;
+    this.secondDockerSocket = dp2?.dockerSocket ?? null;
     this.dir = rec.dir;
   }
 
   docker(args: string[]): Promise<ExecResult> {
     return dockerCli(this.dp.dockerSocket, this.dp.cliConfigDir, args);
+  }
+
+  secondDocker(args: string[]): Promise<ExecResult> {
+    if (!this.dp2) throw new Error(`test bed ${this.name} has no second dockerd: start it with { secondDockerd: true }`);
+    return dockerCli(this.dp2.dockerSocket, this.dp2.cliConfigDir, args);
   }
 
   inNetns(argv: string[]): Promise<ExecResult> {
@@ -376,7 +414,7 @@ class RunningTestbed implements Testbed {
     saveRecord(this.rec);
     if (opts.extraConfig) this.sshdExtra = opts.extraConfig;
     await writeSshdConfig(this.sp, { listenAddress: this.remoteAddress, port: this.sshPort, dockerSocket: this.dockerSocket, extraConfig: this.sshdExtra });
-    this.rec.pids.sshd = await startSshd(this.netns, this.sp);
+    this.rec.pids.sshd = await startSshd(this.netns, this.sp, { privateRun: this.rec.second ? { runDir: join(this.dir, "run"), testbedPrefix: join(testbedBaseDir(), "rdhpf-") } : undefined });
     saveRecord(this.rec);
   }
 
@@ -414,11 +452,14 @@ class RunningTestbed implements Testbed {
     live.delete(this.rec);
     const t0 = performance.now();
     // The slow part (containers, dockerd shutdown) runs async; the rest is the same synchronous teardown the exit handler uses.
-    if (isOurs(this.rec.pids.dockerd, this.dir)) {
-      const ps = await this.docker(["ps", "-aq"]);
+    const daemons = [{ dp: this.dp, pid: this.rec.pids.dockerd }, ...(this.dp2 ? [{ dp: this.dp2, pid: this.rec.second?.pids.dockerd }] : [])];
+    for (const { dp, pid } of daemons) {
+      if (!isOurs(pid, dp.dir)) continue;
+      const cli = (args: string[]) => dockerCli(dp.dockerSocket, dp.cliConfigDir, args);
+      const ps = await cli(["ps", "-aq"]);
       const ids = ps.stdout.split("\n").filter(Boolean);
-      if (ps.code === 0 && ids.length > 0) await this.docker(["rm", "-f", "-v", ...ids]);
-      await stopDockerdProcess(this.rec.pids.dockerd, this.dp).catch(() => {});
+      if (ps.code === 0 && ids.length > 0) await cli(["rm", "-f", "-v", ...ids]);
+      await stopDockerdProcess(pid, dp).catch(() => {});
     }
     const left = teardownSync(this.rec);
     log.info("Test bed stopped", { name: this.name, stopMs: performance.now() - t0 });
