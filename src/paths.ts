@@ -36,8 +36,15 @@ export interface InstancePaths {
   lockFile: string;
   /** Last status document, written atomically. */
   stateFile: string;
-  /** Remote Docker endpoint found last time (start-up shortcut). */
+  /** Remote Docker endpoint found last time (start-up shortcut); written only after a successful discovery. */
   endpointCache: string;
+  /**
+   * Where rdhpf 0.1.0 kept that cache. It could hold the default endpoint
+   * written after a FAILED discovery (another daemon than the user's), so it
+   * is never read: it is removed, and the first start after an upgrade asks
+   * the remote once.
+   */
+  legacyEndpointCache: string;
 }
 
 export function instancePaths(dir: string, identity: string): InstancePaths {
@@ -50,6 +57,7 @@ export function instancePaths(dir: string, identity: string): InstancePaths {
     controlApiSocket: join(dir, `${key}.api.sock`),
     lockFile: join(dir, `${key}.lock`),
     stateFile: join(dir, `${key}.state.json`),
-    endpointCache: join(dir, `${key}.endpoint`),
+    endpointCache: join(dir, `${key}.docker-endpoint`),
+    legacyEndpointCache: join(dir, `${key}.endpoint`),
   };
 }

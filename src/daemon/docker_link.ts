@@ -68,7 +68,9 @@ export async function endpointToOpen(mux: Mux, known: string | null): Promise<{ 
   );
 }
 
+/** The endpoint cached after the last successful discovery, or null. */
 export function readCachedEndpoint(paths: InstancePaths): string | null {
+  rmSync(paths.legacyEndpointCache, { force: true });
   try {
     return readFileSync(paths.endpointCache, "utf8").trim() || null;
   } catch {

@@ -31,7 +31,7 @@ function masterPidOf(d: Daemon): number {
 }
 
 function cachedEndpoint(d: Daemon): string | null {
-  const f = readdirSync(d.stateDir).find((n) => n.endsWith(".endpoint"));
+  const f = readdirSync(d.stateDir).find((n) => n.endsWith(".docker-endpoint"));
   return f ? readFileSync(join(d.stateDir, f), "utf8").trim() : null;
 }
 
@@ -197,7 +197,7 @@ describe("rdhpf keeps watching the same Docker daemon (compiled binary, two dock
     try {
       assert.equal(await daemon.stop(), 0);
       const stateDir = daemon.stateDir;
-      for (const f of readdirSync(stateDir).filter((n) => n.endsWith(".endpoint"))) rmSync(join(stateDir, f));
+      for (const f of readdirSync(stateDir).filter((n) => n.endsWith(".docker-endpoint"))) rmSync(join(stateDir, f));
       daemon = new Daemon(tb, [], { stateDir });
       const st = await waitFor("status explains the missing endpoint (or a violation)", async () => {
         const s = await daemon.status();
