@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command, Option } from "@commander-js/extra-typings";
-import { onPath } from "../service/install.ts";
+import { onPath } from "../service/manager_commands.ts";
 import { bashCompletion, completionModel, completionsCommand, fishCompletion, zshCompletion } from "./completions.ts";
 import { buildProgram } from "./mod.ts";
 

@@ -10,17 +10,9 @@ import { Command, Option } from "@commander-js/extra-typings";
 import { homedir } from "node:os";
 import { basename, resolve } from "node:path";
 import { usageError } from "../errors.ts";
-import {
-  canRunCommands,
-  installService,
-  isExecutable,
-  launchdLogDir,
-  planService,
-  type ServicePlatform,
-  ServicePlatformSchema,
-  serviceStatus,
-  uninstallService,
-} from "../service/install.ts";
+import { installService, serviceStatus, uninstallService } from "../service/install.ts";
+import { canRunCommands, isExecutable } from "../service/manager_commands.ts";
+import { launchdLogDir, planService, type ServicePlatform, ServicePlatformSchema } from "../service/plan.ts";
 import { validateSshOption } from "../ssh/target.ts";
 import { hasUnsafeChars } from "../text_safety.ts";
 import { loadConfigFile } from "./config_file.ts";

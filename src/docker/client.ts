@@ -1,18 +1,16 @@
 /**
- * The one HTTP client rdhpf uses for the Docker Engine API. It speaks to a
- * LOCAL unix socket (the remote engine's socket forwarded through the SSH
- * master, or the dial-stdio relay), so a request costs about 2 ms instead of
- * the 0.5-1.3 s of a remote docker CLI command.
- *
- * Plain requests share a keep-alive pool; every event stream gets its own
- * connection so that it never holds a pooled socket hostage.
+ * The one client rdhpf uses for the Docker Engine API: version negotiation,
+ * the running containers, one container, and the container event stream,
+ * with payloads validated by the schemas and malformed items skipped with a
+ * warning. What the endpoints mean lives here; how one HTTP exchange over the
+ * local socket works lives in `engine_http.ts`, so this file reads as the API.
  *
  * @module
  */
-import http from "node:http";
 import { getLogger } from "@logtape/logtape";
 import { RdhpfError } from "../errors.ts";
-import { replaceUnsafe } from "../text_safety.ts";
+import { excerpt, firstIssue, nodeErrorCode, payloadError } from "./engine_errors.ts";
+import { EngineHttp, type EngineHttpOptions } from "./engine_http.ts";
 import { JsonLineSplitter } from "./json_lines.ts";
 import { containerFromInspect, containerFromSummary } from "./ports.ts";
 import {
@@ -20,7 +18,6 @@ import {
   ContainerSummarySchema,
   type DockerEvent,
   DockerEventSchema,
-  ErrorBodySchema,
   type VersionPayload,
   VersionSchema,
 } from "./schemas.ts";
@@ -37,35 +34,10 @@ export const MIN_API_VERSION = "1.41";
  */
 export const MAX_API_VERSION = "1.55";
 
-const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
 /** A line of `/events` longer than this is dropped: real events are < 2 KiB. */
 const DEFAULT_MAX_EVENT_LINE_BYTES = 1024 * 1024;
-/** Bound on a plain response body (a container list with huge labels). */
-const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
-/** Characters of a server error body quoted in an error message. */
-const EXCERPT_CHARS = 200;
 /** The malformed-item memory is cleared when it grows past this. */
 const MAX_REMEMBERED_MALFORMED = 1000;
-
-/** Why an Engine API call failed: HTTP status, connection, timeout or a payload rdhpf cannot read. */
-export type EngineErrorKind = "http" | "connection" | "timeout" | "payload";
-
-/** A failed Engine API call, with the socket, request and status it concerns. */
-export class EngineApiError extends RdhpfError {
-  constructor(
-    message: string,
-    hint: string | null,
-    readonly kind: EngineErrorKind,
-    readonly socketPath: string,
-    readonly method: string,
-    readonly path: string,
-    /** HTTP status; null when no response arrived. */
-    readonly status: number | null,
-    options?: ErrorOptions,
-  ) {
-    super(message, hint, 1, options);
-  }
-}
 
 /** What `negotiate()` learned about the remote engine. */
 export interface EngineInfo {
@@ -77,15 +49,9 @@ export interface EngineInfo {
 }
 
 /** Options of `EngineClient`. */
-export interface EngineClientOptions {
-  /** Local unix socket that reaches the Engine. */
-  socketPath: string;
-  /** Bound on a plain request, and on the wait for an event stream's headers. Default 5000. */
-  requestTimeoutMs?: number;
+export interface EngineClientOptions extends EngineHttpOptions {
   /** Cap per `/events` line; longer lines are skipped. Default 1 MiB. */
   maxEventLineBytes?: number;
-  /** Cap on a plain response body. Default 64 MiB. */
-  maxBodyBytes?: number;
 }
 
 /** Options of `EngineClient.events()`. */
@@ -98,12 +64,6 @@ export interface EventStreamOptions {
   since?: number;
 }
 
-interface RawResponse {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-}
-
 /** "1.41" → [1, 41] compared numerically. */
 export function compareApiVersions(a: string, b: string): number {
   const [aMajor = 0, aMinor = 0] = a.split(".").map(Number);
@@ -111,53 +71,19 @@ export function compareApiVersions(a: string, b: string): number {
   return aMajor - bMajor || aMinor - bMinor;
 }
 
-/** Unsafe characters (line breaks, ESC, bidi) become spaces, length bounded: server text may quote hostile input. */
-function excerpt(text: string): string {
-  const clean = replaceUnsafe(text, () => " ").replace(/ {2,}/g, " ").trim();
-  return clean.length > EXCERPT_CHARS ? `${clean.slice(0, EXCERPT_CHARS)}…` : clean;
-}
-
-function errorMessageOf(body: Buffer): string {
-  const text = body.toString("utf8");
-  try {
-    const parsed = ErrorBodySchema.safeParse(JSON.parse(text));
-    if (parsed.success) return excerpt(parsed.data.message);
-  } catch {
-    // Not JSON: some errors (e.g. "client version too old") are plain text.
-  }
-  return excerpt(text);
-}
-
-function nodeErrorCode(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : err instanceof Error ? err.name : "unknown";
-}
-
-/** Short, single-line description of the first zod issue. */
-function firstIssue(error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> }): string {
-  const issue = error.issues[0];
-  if (!issue) return "invalid";
-  return excerpt(`${issue.path.map(String).join(".") || "(root)"}: ${issue.message}`);
-}
-
 /** HTTP client for the Docker Engine API over a local unix socket. */
 export class EngineClient {
   readonly socketPath: string;
-  readonly #timeoutMs: number;
   readonly #maxEventLineBytes: number;
-  readonly #maxBodyBytes: number;
-  readonly #agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
-  readonly #streams = new Set<http.ClientRequest>();
+  readonly #http: EngineHttp;
   readonly #malformedSeen = new Set<string>();
   #apiVersion: string | null = null;
   #negotiating: Promise<EngineInfo> | null = null;
-  #closed = false;
 
   constructor(opts: EngineClientOptions) {
     this.socketPath = opts.socketPath;
-    this.#timeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.#maxEventLineBytes = opts.maxEventLineBytes ?? DEFAULT_MAX_EVENT_LINE_BYTES;
-    this.#maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.#http = new EngineHttp(opts);
   }
 
   /** The pinned API version, or null before `negotiate()`. */
@@ -167,8 +93,8 @@ export class EngineClient {
 
   /** `GET /_ping`: resolves when the Engine answers 200. */
   async ping(): Promise<void> {
-    const res = await this.#request("GET", "/_ping");
-    this.#expectOk("GET", "/_ping", res);
+    const res = await this.#http.request("GET", "/_ping");
+    this.#http.expectOk("GET", "/_ping", res);
   }
 
   /**
@@ -214,20 +140,20 @@ export class EngineClient {
    * docker CLI does) and repeat the request pinned to that version.
    */
   async #fetchVersion(): Promise<VersionPayload> {
-    const res = await this.#request("GET", "/version");
+    const res = await this.#http.request("GET", "/version");
     if (res.status === 400 || res.status === 404) {
-      const ping = await this.#request("GET", "/_ping");
+      const ping = await this.#http.request("GET", "/_ping");
       const header = ping.headers["api-version"];
       if (typeof header === "string" && /^\d+\.\d+$/.test(header)) {
         const pinned = compareApiVersions(header, MAX_API_VERSION) > 0 ? MAX_API_VERSION : header;
         const path = `/v${pinned}/version`;
-        const versioned = await this.#request("GET", path);
-        this.#expectOk("GET", path, versioned);
-        return this.#parseBody("GET", path, versioned, VersionSchema);
+        const versioned = await this.#http.request("GET", path);
+        this.#http.expectOk("GET", path, versioned);
+        return this.#http.parseBody("GET", path, versioned, VersionSchema);
       }
     }
-    this.#expectOk("GET", "/version", res);
-    return this.#parseBody("GET", "/version", res, VersionSchema);
+    this.#http.expectOk("GET", "/version", res);
+    return this.#http.parseBody("GET", "/version", res, VersionSchema);
   }
 
   async #versionPrefix(): Promise<string> {
@@ -240,10 +166,10 @@ export class EngineClient {
    */
   async listContainers(): Promise<ObservedContainer[]> {
     const path = `${await this.#versionPrefix()}/containers/json`;
-    const res = await this.#request("GET", path);
-    this.#expectOk("GET", path, res);
-    const items = this.#parseJson("GET", path, res);
-    if (!Array.isArray(items)) throw this.#payloadError("GET", path, res.status, "expected a JSON array");
+    const res = await this.#http.request("GET", path);
+    this.#http.expectOk("GET", path, res);
+    const items = this.#http.parseJson("GET", path, res);
+    if (!Array.isArray(items)) throw payloadError(this.socketPath, "GET", path, res.status, "expected a JSON array");
     const containers: ObservedContainer[] = [];
     for (const item of items) {
       const parsed = ContainerSummarySchema.safeParse(item);
@@ -261,10 +187,10 @@ export class EngineClient {
     // Ids and names are [a-zA-Z0-9_.-]; anything else cannot name a container.
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(id)) return null;
     const path = `${await this.#versionPrefix()}/containers/${id}/json`;
-    const res = await this.#request("GET", path);
+    const res = await this.#http.request("GET", path);
     if (res.status === 404) return null;
-    this.#expectOk("GET", path, res);
-    const payload = this.#parseBody("GET", path, res, ContainerInspectSchema);
+    this.#http.expectOk("GET", path, res);
+    const payload = this.#http.parseBody("GET", path, res, ContainerInspectSchema);
     return payload.State.Running ? containerFromInspect(payload) : null;
   }
 
@@ -280,9 +206,9 @@ export class EngineClient {
     const query = new URLSearchParams({ filters: JSON.stringify({ type: ["container"] }) });
     if (opts.since !== undefined) query.set("since", opts.since.toFixed(9));
     const path = `${await this.#versionPrefix()}/events?${query}`;
-    const opened = await this.#openStream(path, signal);
-    if (!opened) return;
-    const { req, res } = opened;
+    const stream = await this.#http.openStream(path, signal);
+    if (!stream) return;
+    const { req, res } = stream;
     const startedAt = performance.now();
     let received = 0;
     let endReason = "closed by the Engine";
@@ -310,8 +236,7 @@ export class EngineClient {
     } finally {
       if (signal.aborted) endReason = "aborted";
       signal.removeEventListener("abort", onAbort);
-      req.destroy();
-      this.#streams.delete(req);
+      this.#http.endStream(stream);
       log.debug("Docker event stream ended", {
         reason: endReason,
         events_received: received,
@@ -322,10 +247,7 @@ export class EngineClient {
 
   /** Destroys pooled keep-alive sockets and open event streams. */
   close(): void {
-    this.#closed = true;
-    for (const req of this.#streams) req.destroy();
-    this.#streams.clear();
-    this.#agent.destroy();
+    this.#http.close();
   }
 
   #parseEvent(line: string): DockerEvent | null {
@@ -351,208 +273,5 @@ export class EngineClient {
     if (this.#malformedSeen.size >= MAX_REMEMBERED_MALFORMED) this.#malformedSeen.clear();
     this.#malformedSeen.add(id);
     log.warn("Skipping malformed container in the Engine API list", { container_id: id, issue });
-  }
-
-  #parseJson(method: string, path: string, res: RawResponse): unknown {
-    try {
-      return JSON.parse(res.body.toString("utf8"));
-    } catch (err) {
-      throw this.#payloadError(method, path, res.status, `not JSON (${excerpt(String(err))})`);
-    }
-  }
-
-  #parseBody<T>(method: string, path: string, res: RawResponse, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: Parameters<typeof firstIssue>[0] } }): T {
-    const parsed = schema.safeParse(this.#parseJson(method, path, res));
-    if (!parsed.success) throw this.#payloadError(method, path, res.status, firstIssue(parsed.error));
-    return parsed.data;
-  }
-
-  #payloadError(method: string, path: string, status: number, detail: string): EngineApiError {
-    return new EngineApiError(
-      `Docker Engine API ${method} ${path} on ${this.socketPath} returned a payload rdhpf cannot read: ${detail}`,
-      "the remote Engine may be incompatible; run `docker version` on the remote host and report it",
-      "payload",
-      this.socketPath,
-      method,
-      path,
-      status,
-    );
-  }
-
-  #expectOk(method: string, path: string, res: RawResponse): void {
-    if (res.status >= 200 && res.status < 300) return;
-    throw this.#httpError(method, path, res.status, res.body);
-  }
-
-  #httpError(method: string, path: string, status: number, body: Buffer): EngineApiError {
-    const message = errorMessageOf(body);
-    return new EngineApiError(
-      `Docker Engine API ${method} ${path} on ${this.socketPath} failed with HTTP ${status}${message ? `: ${message}` : ""}`,
-      status >= 500
-        ? "the remote Docker daemon reported an internal error; check its logs (`journalctl -u docker` on the remote host)"
-        : "this is likely a bug in rdhpf or an unsupported Engine; run `docker version` on the remote host and report it",
-      "http",
-      this.socketPath,
-      method,
-      path,
-      status,
-    );
-  }
-
-  #connectionError(method: string, path: string, err: unknown, kind: "connection" | "timeout"): EngineApiError {
-    const detail = kind === "timeout" ? `no answer within ${this.#timeoutMs} ms` : `${nodeErrorCode(err)}: ${excerpt(err instanceof Error ? err.message : String(err))}`;
-    return new EngineApiError(
-      `Docker Engine API ${method} ${path} on ${this.socketPath} failed: ${detail}`,
-      "check that the remote Docker daemon runs (`docker info` on the remote host) and that its socket is still forwarded",
-      kind,
-      this.socketPath,
-      method,
-      path,
-      null,
-      { cause: err },
-    );
-  }
-
-  #assertOpen(method: string, path: string): void {
-    if (this.#closed) {
-      throw new EngineApiError(`Docker Engine API ${method} ${path} on ${this.socketPath}: client closed`, null, "connection", this.socketPath, method, path, null);
-    }
-  }
-
-  async #request(method: string, path: string): Promise<RawResponse> {
-    try {
-      return await this.#requestOnce(method, path);
-    } catch (err) {
-      // A pooled connection the Engine closed while idle fails on reuse; a GET is safe to repeat once.
-      if (err instanceof EngineApiError && err.kind === "connection" && (err.cause as { reusedSocket?: boolean } | undefined)?.reusedSocket) {
-        return await this.#requestOnce(method, path);
-      }
-      throw err;
-    }
-  }
-
-  #requestOnce(method: string, path: string): Promise<RawResponse> {
-    const started = performance.now();
-    const elapsedMs = () => Math.round((performance.now() - started) * 100) / 100;
-    const { response } = this.#exchange<RawResponse>(method, path, { agent: this.#agent, accept: "application/json" }, (res, req, done) => {
-      const chunks: Buffer[] = [];
-      let bytes = 0;
-      res.on("data", (chunk: Buffer) => {
-        bytes += chunk.length;
-        if (bytes > this.#maxBodyBytes) {
-          req.destroy();
-          done(this.#payloadError(method, path, res.statusCode ?? 0, `body larger than ${this.#maxBodyBytes} bytes`));
-          return;
-        }
-        chunks.push(chunk);
-      });
-      res.on("end", () => done(null, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on("error", (err) => done(this.#connectionError(method, path, err, "connection")));
-    });
-    return response.then(
-      (res) => {
-        // Without a signal the exchange never ends with null.
-        const r = res!;
-        log.debug("Engine API request", { method, path, status: r.status, duration_ms: elapsedMs() });
-        log.trace("Engine API response size", { method, path, bytes: r.body.length });
-        return r;
-      },
-      (err: EngineApiError) => {
-        log.debug("Engine API request failed", { method, path, kind: err.kind, error: err.message, duration_ms: elapsedMs() });
-        throw err;
-      },
-    );
-  }
-
-  /** Opens an event stream on its own connection; null when `signal` aborted first. */
-  #openStream(path: string, signal: AbortSignal): Promise<{ req: http.ClientRequest; res: http.IncomingMessage } | null> {
-    const started = performance.now();
-    type Opened = { req: http.ClientRequest; res: http.IncomingMessage };
-    const accept = "application/x-ndjson, application/json";
-    const { req, response } = this.#exchange<Opened>("GET", path, { agent: false, accept, signal }, (res, req, done) => {
-      const status = res.statusCode ?? 0;
-      log.debug("Engine API request", { method: "GET", path, status, duration_ms: Math.round(performance.now() - started) });
-      if (status === 200) return done(null, { req, res });
-      // Read a bounded excerpt of the error body, then fail.
-      const chunks: Buffer[] = [];
-      let bytes = 0;
-      const fail = () => {
-        req.destroy();
-        done(this.#httpError("GET", path, status, Buffer.concat(chunks)));
-      };
-      res.on("data", (c: Buffer) => {
-        if (bytes < 4096) chunks.push(c);
-        bytes += c.length;
-      });
-      res.on("end", fail);
-      res.on("error", fail);
-    });
-    // Held until events() ends it, so that close() can end a live stream.
-    this.#streams.add(req);
-    const forget = () => this.#streams.delete(req);
-    return response.then(
-      (opened) => {
-        if (opened === null) forget();
-        return opened;
-      },
-      (err) => {
-        forget();
-        throw err;
-      },
-    );
-  }
-
-  /**
-   * One request on the Engine socket, settled exactly once: by `onResponse`
-   * (through `done`), with a timeout error when it has not settled within the
-   * request timeout, with a connection error, or with null when `signal`
-   * aborts. A timeout or an abort destroys the request.
-   */
-  #exchange<T>(
-    method: string,
-    path: string,
-    opts: { agent: http.Agent | false; accept: string; signal?: AbortSignal },
-    onResponse: (res: http.IncomingMessage, req: http.ClientRequest, done: (err: EngineApiError | null, value?: T) => void) => void,
-  ): { req: http.ClientRequest; response: Promise<T | null> } {
-    this.#assertOpen(method, path);
-    const { signal } = opts;
-    let settled = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let onAbort = () => {};
-    let resolveResponse!: (v: T | null) => void;
-    let rejectResponse!: (err: EngineApiError) => void;
-    const response = new Promise<T | null>((resolve, reject) => {
-      resolveResponse = resolve;
-      rejectResponse = reject;
-    });
-    const settle = (err: EngineApiError | null, value: T | null) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-      if (err) rejectResponse(err);
-      else resolveResponse(value);
-    };
-    const req = http.request(
-      { socketPath: this.socketPath, path, method, agent: opts.agent, headers: { Host: "docker", Accept: opts.accept } },
-      (res) => onResponse(res, req, (err, value) => settle(err, value ?? null)),
-    );
-    onAbort = () => {
-      req.destroy();
-      settle(null, null);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-    timer = setTimeout(() => {
-      req.destroy();
-      settle(this.#connectionError(method, path, null, "timeout"), null);
-    }, this.#timeoutMs);
-    req.on("error", (err) => {
-      if (signal?.aborted) return settle(null, null);
-      // Remember whether the failed socket came from the pool (see #request).
-      Object.assign(err, { reusedSocket: req.reusedSocket === true });
-      settle(this.#connectionError(method, path, err, "connection"), null);
-    });
-    req.end();
-    return { req, response };
   }
 }

@@ -1,41 +1,18 @@
-// The client against a hand-written Engine on a local unix socket: the
-// hostile and broken answers a real dockerd never gives on demand. The real
-// dockerd is exercised in test/integration/docker_client_test.ts.
+// The API client against a hand-written Engine on a local unix socket: the
+// hostile and broken answers a real dockerd never gives on demand. Deadlines,
+// broken sockets and error bodies of the transport are tested in
+// engine_http_test.ts; the real dockerd is exercised in
+// test/integration/docker_client_test.ts.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import http from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { configureSync, type LogRecord, resetSync } from "@logtape/logtape";
-import { compareApiVersions, EngineApiError, EngineClient, MAX_API_VERSION } from "./client.ts";
+import { compareApiVersions, EngineClient, MAX_API_VERSION } from "./client.ts";
 import type { DockerEvent } from "./schemas.ts";
+import { fakeEngines, json } from "./_fake_engine.ts";
 
-type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+const engines = fakeEngines();
+const fakeEngine = engines.start;
 
-const dir = mkdtempSync(join(tmpdir(), "rdhpf-client-test-"));
-let serial = 0;
-const servers: http.Server[] = [];
-
-async function fakeEngine(routes: Record<string, Handler>): Promise<string> {
-  const socketPath = join(dir, `e${serial++}.sock`);
-  const server = http.createServer((req, res) => {
-    const route = routes[(req.url ?? "").split("?")[0] ?? ""];
-    if (route) route(req, res);
-    else {
-      res.writeHead(404, { "Content-Type": "application/json" });
-      res.end(JSON.stringify({ message: `page not found: ${req.url}` }));
-    }
-  });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
-  return socketPath;
-}
-
-const json = (body: unknown, status = 200): Handler => (_req, res) => {
-  res.writeHead(status, { "Content-Type": "application/json" });
-  res.end(JSON.stringify(body));
-};
 const version = (ApiVersion: string, MinAPIVersion = "1.12") =>
   json({ Version: "test", ApiVersion, MinAPIVersion, Os: "linux", Arch: "amd64", Unknown: { a: 1 } });
 const event = (Action: string, ID = "c1") => JSON.stringify({ Type: "container", Action, Actor: { ID, Attributes: { name: "web" } }, time: 1, timeNano: 1 });
@@ -53,8 +30,7 @@ before(() => {
 });
 after(() => {
   resetSync();
-  for (const s of servers) s.close();
-  rmSync(dir, { recursive: true, force: true });
+  engines.stop();
 });
 const warnings = (message: string) => records.filter((r) => r.level === "warning" && String(r.rawMessage) === message);
 
@@ -144,53 +120,6 @@ describe("EngineClient requests", () => {
     assert.equal(await client.inspectContainer("gone"), null);
     assert.equal(await client.inspectContainer("stopped"), null);
     assert.equal(await client.inspectContainer("../version"), null);
-    client.close();
-  });
-
-  it("reports an HTTP error with socket, path, status and a clean excerpt of the body", async () => {
-    const socketPath = await fakeEngine({
-      "/version": version("1.41"),
-      "/v1.41/containers/json": json({ message: "boom\u001b[31m\nsecond line" }, 500),
-    });
-    const client = new EngineClient({ socketPath });
-    await assert.rejects(client.listContainers(), (err: unknown) => {
-      assert.ok(err instanceof EngineApiError);
-      assert.equal(err.kind, "http");
-      assert.equal(err.status, 500);
-      assert.ok(err.message.includes(socketPath) && err.message.includes("/v1.41/containers/json"));
-      assert.match(err.message, /HTTP 500: boom \[31m second line$/);
-      assert.match(err.hint ?? "", /journalctl -u docker/);
-      return true;
-    });
-    client.close();
-  });
-
-  it("times out a request that never answers", async () => {
-    const client = new EngineClient({ socketPath: await fakeEngine({ "/_ping": () => {} }), requestTimeoutMs: 200 });
-    const started = performance.now();
-    await assert.rejects(client.ping(), (err: unknown) => err instanceof EngineApiError && err.kind === "timeout" && /no answer within 200 ms/.test(err.message));
-    assert.ok(performance.now() - started < 1000);
-    client.close();
-  });
-
-  it("reports a missing socket as a connection error with a hint", async () => {
-    const client = new EngineClient({ socketPath: join(dir, "missing.sock") });
-    await assert.rejects(client.ping(), (err: unknown) => {
-      assert.ok(err instanceof EngineApiError);
-      assert.equal(err.kind, "connection");
-      assert.match(err.message, /missing\.sock.*ENOENT/);
-      assert.match(err.hint ?? "", /forwarded/);
-      return true;
-    });
-    client.close();
-  });
-
-  it("refuses a body larger than the cap", async () => {
-    const client = new EngineClient({
-      socketPath: await fakeEngine({ "/version": version("1.41"), "/v1.41/containers/json": json([{ Id: "x".repeat(5000) }]) }),
-      maxBodyBytes: 1000,
-    });
-    await assert.rejects(client.listContainers(), (err: unknown) => err instanceof EngineApiError && err.kind === "payload");
     client.close();
   });
 });

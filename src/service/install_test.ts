@@ -3,19 +3,11 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { parse } from "plist";
 import { RdhpfError } from "../errors.ts";
 import { shellLine } from "../shell_words.ts";
-import {
-  canRunCommands,
-  type CommandResult,
-  installService,
-  planService,
-  type ServicePlatform,
-  serviceFilePath,
-  serviceStatus,
-  uninstallService,
-} from "./install.ts";
+import { installService, serviceStatus, uninstallService } from "./install.ts";
+import type { CommandResult } from "./manager_commands.ts";
+import { planService, type ServicePlatform, serviceFilePath } from "./plan.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "rdhpf-install-test-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -50,46 +42,6 @@ function fakeRunner(answers: Record<string, number[]> = {}) {
 }
 
 const quiet = { print: () => {} };
-
-describe("planService", () => {
-  it("puts the LaunchAgent at ~/Library/LaunchAgents/com.rdhpf.plist and logs under ~/Library/Logs/rdhpf", () => {
-    const p = plan("darwin", "/Users/ci");
-    assert.equal(p.filePath, "/Users/ci/Library/LaunchAgents/com.rdhpf.plist");
-    assert.equal(p.logDir, "/Users/ci/Library/Logs/rdhpf");
-    const doc = parse(p.content) as Record<string, unknown>;
-    assert.deepEqual(doc.ProgramArguments, ["/usr/local/bin/rdhpf", "run", "--host", "ssh://docker@docker-host.example", "--log-level", "info"]);
-  });
-
-  it("puts the unit at ~/.config/systemd/user/rdhpf.service", () => {
-    const p = plan("linux", "/home/ci");
-    assert.equal(p.filePath, "/home/ci/.config/systemd/user/rdhpf.service");
-    assert.equal(p.logDir, null);
-    assert.match(p.content, /^ExecStart="\/usr\/local\/bin\/rdhpf" "run" "--host" "ssh:\/\/docker@docker-host.example" "--log-level" "info"$/m);
-  });
-
-  const commands: Array<[ServicePlatform, keyof ReturnType<typeof plan>, string[]]> = [
-    ["darwin", "install", ["launchctl bootout gui/501/com.rdhpf", "launchctl enable gui/501/com.rdhpf", "launchctl bootstrap gui/501 /Users/ci/Library/LaunchAgents/com.rdhpf.plist"]],
-    ["darwin", "uninstall", ["launchctl bootout gui/501/com.rdhpf"]],
-    ["darwin", "status", ["launchctl print gui/501/com.rdhpf"]],
-    ["linux", "install", ["systemctl --user daemon-reload", "systemctl --user enable rdhpf.service", "systemctl --user restart rdhpf.service"]],
-    ["linux", "uninstall", ["systemctl --user disable --now rdhpf.service"]],
-    ["linux", "afterUninstall", ["systemctl --user daemon-reload"]],
-    ["linux", "status", ["systemctl --user is-active rdhpf.service"]],
-  ];
-  for (const [platform, which, want] of commands) {
-    it(`${platform} ${which}: ${want.join(" && ")}`, () => {
-      const p = plan(platform, platform === "darwin" ? "/Users/ci" : "/home/ci");
-      assert.deepEqual((p[which] as Array<{ argv: string[] }>).map((c) => c.argv.join(" ")), want);
-    });
-  }
-
-  it("tells about SSH_AUTH_SOCK only when none is given", () => {
-    assert.ok(plan("linux", "/home/ci").notes.some((n) => n.includes("SSH_AUTH_SOCK")));
-    const withAgent = planService({ platform: "linux", home: "/home/ci", uid: 1000, binary: "/usr/local/bin/rdhpf", target: "dockerbox", runArgs: [], env: { SSH_AUTH_SOCK: "/run/user/1000/agent" } });
-    assert.ok(!withAgent.notes.some((n) => n.includes("SSH_AUTH_SOCK")));
-    assert.match(withAgent.content, /^Environment="SSH_AUTH_SOCK=\/run\/user\/1000\/agent"$/m);
-  });
-});
 
 for (const platform of ["darwin", "linux"] as const) {
   describe(`installService --platform ${platform}`, () => {
@@ -239,15 +191,5 @@ describe("running the service manager commands", () => {
     const run = async (argv: string[]): Promise<CommandResult> => ({ argv, code: 3, stdout: "inactive\n", stderr: "" });
     const s = await serviceStatus({ platform: "linux", home: freshHome(), uid: 1000 }, { execute: true, run });
     assert.equal(s.state, "inactive");
-  });
-
-  it("runs commands only on the platform they are for, when the tool is on PATH", () => {
-    const bin = join(scratch, "fake-bin");
-    mkdirSync(bin, { recursive: true });
-    writeFileSync(join(bin, "systemctl"), "#!/bin/sh\n", { mode: 0o755 });
-    assert.equal(canRunCommands("linux", "linux", bin), true);
-    assert.equal(canRunCommands("darwin", "linux", bin), false);
-    assert.equal(canRunCommands("linux", "darwin", bin), false);
-    assert.equal(canRunCommands("linux", "linux", join(scratch, "empty-bin")), false);
   });
 });

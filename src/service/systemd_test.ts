@@ -5,7 +5,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RdhpfError } from "../errors.ts";
-import { onPath } from "./install.ts";
+import { onPath } from "./manager_commands.ts";
 import { RESTART_DELAY_S, SERVICE_PATH, type ServiceSpec } from "./spec.ts";
 import { isManagedUnit, systemdQuoteArg, systemdQuoteExecutable, systemdUnit } from "./systemd.ts";
 

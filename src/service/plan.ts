@@ -1,0 +1,148 @@
+/**
+ * The rdhpf service on one machine, computed without touching it: which
+ * file (LaunchAgent plist or systemd user unit), with which content, and
+ * which launchctl/systemctl commands install, remove and inspect it. Pure, so
+ * a plan for another platform can be printed and checked anywhere;
+ * `install.ts` applies it.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { z } from "zod";
+import { isManagedPlist, LAUNCHD_LABEL, launchdPlist } from "./launchd.ts";
+import { SERVICE_PATH } from "./spec.ts";
+import { isManagedUnit, SYSTEMD_UNIT, systemdUnit } from "./systemd.ts";
+
+export const ServicePlatformSchema = z.enum(["darwin", "linux"]);
+/** The service managers rdhpf knows: launchd (darwin) and systemd (linux). */
+export type ServicePlatform = z.infer<typeof ServicePlatformSchema>;
+
+export const PlanOptionsSchema = z.object({
+  platform: ServicePlatformSchema,
+  home: z.string().startsWith("/"),
+  uid: z.number().int().nonnegative(),
+  binary: z.string(),
+  target: z.string(),
+  runArgs: z.array(z.string()),
+  /** Extra environment for the service, e.g. SSH_AUTH_SOCK. PATH is always set. */
+  env: z.record(z.string(), z.string()).default({}),
+});
+export type PlanOptions = z.input<typeof PlanOptionsSchema>;
+
+/** Where the service lives on one machine; enough for uninstall and status. */
+export const ServiceLocationSchema = PlanOptionsSchema.pick({ platform: true, home: true, uid: true });
+export type ServiceLocation = z.infer<typeof ServiceLocationSchema>;
+
+/** One service-manager command. */
+export interface ServiceCommand {
+  argv: string[];
+  /** Failure is expected in some states (e.g. "not loaded") and is only reported. */
+  mayFail: boolean;
+  /** Further attempts, 1 s apart, for commands that race with the previous one. */
+  retries: number;
+}
+
+/** Everything `rdhpf service` does on one machine, computed without touching it. */
+export interface ServicePlan {
+  platform: ServicePlatform;
+  filePath: string;
+  content: string;
+  /** launchd only: the directory of stdout.log/stderr.log, created before the job starts. */
+  logDir: string | null;
+  /** Run after the file is written. Idempotent: they also replace a running service. */
+  install: ServiceCommand[];
+  /** Run before the file is removed. */
+  uninstall: ServiceCommand[];
+  /** Run after the file is removed. */
+  afterUninstall: ServiceCommand[];
+  /** Shows the manager's view of the service. */
+  status: ServiceCommand[];
+  /** Advice printed after installing. */
+  notes: string[];
+}
+
+function cmd(argv: string[], mayFail = false, retries = 0): ServiceCommand {
+  return { argv, mayFail, retries };
+}
+
+/** The launchd log directory: `~/Library/Logs/rdhpf`. */
+export function launchdLogDir(home: string): string {
+  return join(home, "Library", "Logs", "rdhpf");
+}
+
+/** The service file path for a platform: the LaunchAgent plist or the systemd user unit. */
+export function serviceFilePath(platform: ServicePlatform, home: string): string {
+  return platform === "darwin"
+    ? join(home, "Library", "LaunchAgents", `${LAUNCHD_LABEL}.plist`)
+    : join(home, ".config", "systemd", "user", SYSTEMD_UNIT);
+}
+
+/** True when the file content carries the marker of `rdhpf service install`. */
+export function isManagedServiceFile(platform: ServicePlatform, content: string): boolean {
+  return platform === "darwin" ? isManagedPlist(content) : isManagedUnit(content);
+}
+
+/** The launchctl/systemctl commands for the service at `loc`, by phase. */
+export function managerCommands(loc: ServiceLocation): Pick<ServicePlan, "install" | "uninstall" | "afterUninstall" | "status"> {
+  const file = serviceFilePath(loc.platform, loc.home);
+  if (loc.platform === "darwin") {
+    const domain = `gui/${loc.uid}`;
+    const service = `${domain}/${LAUNCHD_LABEL}`;
+    return {
+      // bootout fails with "No such process" when nothing is loaded: fine.
+      // enable clears a `launchctl disable` left behind, which would make
+      // bootstrap fail; bootstrap can also race a bootout still finishing.
+      install: [cmd(["launchctl", "bootout", service], true), cmd(["launchctl", "enable", service]), cmd(["launchctl", "bootstrap", domain, file], false, 3)],
+      uninstall: [cmd(["launchctl", "bootout", service], true)],
+      afterUninstall: [],
+      status: [cmd(["launchctl", "print", service], true)],
+    };
+  }
+  return {
+    // restart starts a stopped unit and replaces a running one, so the same
+    // list serves a first install and the copy-a-new-binary-over flow.
+    install: [
+      cmd(["systemctl", "--user", "daemon-reload"]),
+      cmd(["systemctl", "--user", "enable", SYSTEMD_UNIT]),
+      cmd(["systemctl", "--user", "restart", SYSTEMD_UNIT]),
+    ],
+    uninstall: [cmd(["systemctl", "--user", "disable", "--now", SYSTEMD_UNIT], true)],
+    afterUninstall: [cmd(["systemctl", "--user", "daemon-reload"], true)],
+    status: [cmd(["systemctl", "--user", "is-active", SYSTEMD_UNIT], true)],
+  };
+}
+
+/** Computes the service file and the commands for installing rdhpf as a service. Pure. */
+export function planService(input: PlanOptions): ServicePlan {
+  const opts = PlanOptionsSchema.parse(input);
+  const logDir = launchdLogDir(opts.home);
+  const spec = {
+    binary: opts.binary,
+    target: opts.target,
+    runArgs: opts.runArgs,
+    home: opts.home,
+    logDir,
+    env: { PATH: SERVICE_PATH, ...opts.env },
+  };
+  const darwin = opts.platform === "darwin";
+  const notes = darwin
+    ? [
+      `logs: ${logDir}/ (stdout.log and stderr.log catch what rdhpf prints before its own log is set up)`,
+      `restart: launchctl kickstart -k gui/${opts.uid}/${LAUNCHD_LABEL}`,
+    ]
+    : [
+      `logs: journalctl --user -u ${SYSTEMD_UNIT}`,
+      "a user service stops at logout unless lingering is on: loginctl enable-linger \"$USER\"",
+    ];
+  if (!("SSH_AUTH_SOCK" in opts.env)) {
+    notes.push("the service gets no SSH_AUTH_SOCK: keys must be readable without an agent, or pass --ssh-auth-sock PATH");
+  }
+  return {
+    platform: opts.platform,
+    filePath: serviceFilePath(opts.platform, opts.home),
+    content: darwin ? launchdPlist(spec) : systemdUnit(spec),
+    logDir: darwin ? logDir : null,
+    ...managerCommands(opts),
+    notes,
+  };
+}

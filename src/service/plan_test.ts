@@ -1,0 +1,48 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { parse } from "plist";
+import { planService, type ServicePlatform } from "./plan.ts";
+
+function plan(platform: ServicePlatform, home: string, runArgs: string[] = ["--log-level", "info"]) {
+  return planService({ platform, home, uid: 501, binary: "/usr/local/bin/rdhpf", target: "ssh://docker@docker-host.example", runArgs });
+}
+
+describe("planService", () => {
+  it("puts the LaunchAgent at ~/Library/LaunchAgents/com.rdhpf.plist and logs under ~/Library/Logs/rdhpf", () => {
+    const p = plan("darwin", "/Users/ci");
+    assert.equal(p.filePath, "/Users/ci/Library/LaunchAgents/com.rdhpf.plist");
+    assert.equal(p.logDir, "/Users/ci/Library/Logs/rdhpf");
+    const doc = parse(p.content) as Record<string, unknown>;
+    assert.deepEqual(doc.ProgramArguments, ["/usr/local/bin/rdhpf", "run", "--host", "ssh://docker@docker-host.example", "--log-level", "info"]);
+  });
+
+  it("puts the unit at ~/.config/systemd/user/rdhpf.service", () => {
+    const p = plan("linux", "/home/ci");
+    assert.equal(p.filePath, "/home/ci/.config/systemd/user/rdhpf.service");
+    assert.equal(p.logDir, null);
+    assert.match(p.content, /^ExecStart="\/usr\/local\/bin\/rdhpf" "run" "--host" "ssh:\/\/docker@docker-host.example" "--log-level" "info"$/m);
+  });
+
+  const commands: Array<[ServicePlatform, keyof ReturnType<typeof plan>, string[]]> = [
+    ["darwin", "install", ["launchctl bootout gui/501/com.rdhpf", "launchctl enable gui/501/com.rdhpf", "launchctl bootstrap gui/501 /Users/ci/Library/LaunchAgents/com.rdhpf.plist"]],
+    ["darwin", "uninstall", ["launchctl bootout gui/501/com.rdhpf"]],
+    ["darwin", "status", ["launchctl print gui/501/com.rdhpf"]],
+    ["linux", "install", ["systemctl --user daemon-reload", "systemctl --user enable rdhpf.service", "systemctl --user restart rdhpf.service"]],
+    ["linux", "uninstall", ["systemctl --user disable --now rdhpf.service"]],
+    ["linux", "afterUninstall", ["systemctl --user daemon-reload"]],
+    ["linux", "status", ["systemctl --user is-active rdhpf.service"]],
+  ];
+  for (const [platform, which, want] of commands) {
+    it(`${platform} ${which}: ${want.join(" && ")}`, () => {
+      const p = plan(platform, platform === "darwin" ? "/Users/ci" : "/home/ci");
+      assert.deepEqual((p[which] as Array<{ argv: string[] }>).map((c) => c.argv.join(" ")), want);
+    });
+  }
+
+  it("tells about SSH_AUTH_SOCK only when none is given", () => {
+    assert.ok(plan("linux", "/home/ci").notes.some((n) => n.includes("SSH_AUTH_SOCK")));
+    const withAgent = planService({ platform: "linux", home: "/home/ci", uid: 1000, binary: "/usr/local/bin/rdhpf", target: "dockerbox", runArgs: [], env: { SSH_AUTH_SOCK: "/run/user/1000/agent" } });
+    assert.ok(!withAgent.notes.some((n) => n.includes("SSH_AUTH_SOCK")));
+    assert.match(withAgent.content, /^Environment="SSH_AUTH_SOCK=\/run\/user\/1000\/agent"$/m);
+  });
+});
