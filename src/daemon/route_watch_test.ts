@@ -62,6 +62,12 @@ describe("RouteWatch", () => {
     assert.equal(await watch.wait(100, never), "elapsed");
   });
 
+  it("watches without a deadline (beside an ssh attempt) until the path is back", async () => {
+    const s = scripted([false, false, false, true]);
+    assert.equal(await new RouteWatch(s.probe, 10).wait(Number.POSITIVE_INFINITY, new AbortController().signal), "back");
+    assert.equal(s.calls(), 4);
+  });
+
   it("ends at once when aborted", async () => {
     const ac = new AbortController();
     const s = scripted([false]);
