@@ -155,16 +155,16 @@ export class Engine {
     let attempt = 0;
     let watchPath = false;
     while (!signal.aborted) {
-      let cause: ReconnectCause = { why: "failed", kind: null };
+      let cause: ReconnectCause = { why: "attempt-failed", kind: null };
       try {
         const endedBy = await this.session(signal, attempt + 1, watchPath, () => { attempt = 0; });
-        cause = { why: "failed", kind: endedBy };
+        cause = { why: "session-lost", kind: endedBy };
       } catch (err) {
         if (err instanceof PathBack) {
           cause = { why: "path-back" };
         } else {
           const kind = err instanceof SshConnectError ? err.kind : null;
-          cause = { why: "failed", kind };
+          cause = { why: "attempt-failed", kind };
           if (!this.everConnected && kind !== null && FATAL_AT_START.has(kind)) {
             throw new RdhpfError((err as SshConnectError).message, (err as SshConnectError).hint, 2, { cause: err });
           }
@@ -178,7 +178,7 @@ export class Engine {
       }
       if (signal.aborted) break;
       const plan = reconnectPlan(cause, attempt);
-      if (cause.why === "failed") attempt++;
+      if (cause.why !== "path-back") attempt++;
       watchPath = plan.watchPath && this.route !== null;
       this.setState("reconnecting");
       log.info("Reconnecting", { in_ms: plan.delayMs, attempt });
@@ -208,7 +208,7 @@ export class Engine {
     const stopWatch = () => watchAbort.abort();
     signal.addEventListener("abort", stopWatch, { once: true });
     const started = master.start();
-    const pathBack = route.wait(Number.POSITIVE_INFINITY, watchAbort.signal).then((o) => o === "back");
+    const pathBack = route.wait(Number.POSITIVE_INFINITY, watchAbort.signal, "in-this-wait").then((o) => o === "back");
     try {
       const first = await Promise.race([started.then(() => "started" as const), pathBack.then((back) => (back ? "back" as const : "started" as const))]);
       if (first === "started") return await started;

@@ -21,8 +21,10 @@ const CONFIG_RETRY_MS = 30_000;
 
 /** Why the last connection attempt or session ended. */
 export type ReconnectCause =
-  /** An attempt or a session failed; kind is the SSH failure kind, null when not an SSH failure. */
-  | { why: "failed"; kind: string | null }
+  /** An attempt to connect failed; kind is the SSH failure kind, null when not an SSH failure. */
+  | { why: "attempt-failed"; kind: string | null }
+  /** An established session ended; kind is the master's failure kind, null when something else ended it. */
+  | { why: "session-lost"; kind: string | null }
   /** The path came back while an attempt still hung on the dead one: it was abandoned. */
   | { why: "path-back" };
 
@@ -41,5 +43,11 @@ export function reconnectPlan(cause: ReconnectCause, attempt: number): Reconnect
   if (cause.why === "path-back") return { delayMs: 0, watchPath: true };
   const kind = cause.kind;
   if (kind !== null && CONFIG_KINDS.has(kind)) return { delayMs: CONFIG_RETRY_MS, watchPath: false };
-  return { delayMs: backoffDelayMs(attempt), watchPath: kind !== null && PATH_KINDS.has(kind) };
+  const watchPath = kind !== null && PATH_KINDS.has(kind);
+  // A master ended by its keepalive has already waited out 6-9 s of silence
+  // (see TUNABLE_MASTER_DEFAULTS in src/ssh/argv.ts), and the path may have
+  // come back meanwhile: the first retry starts at once. Being that slow, it
+  // cannot turn into a tight loop.
+  if (cause.why === "session-lost" && kind === "timeout" && attempt === 0) return { delayMs: 0, watchPath };
+  return { delayMs: backoffDelayMs(attempt), watchPath };
 }

@@ -47,19 +47,24 @@ export class RouteWatch {
    * Waits up to `maxMs` (may be Infinity); returns "back" early when the path
    * was seen down and is now up. A probe never hangs: `probe` must be bounded
    * (see ROUTE_PROBE_TIMEOUT_MS) and report no answer as false.
+   *
+   * `downSeen: "in-this-wait"` (beside an ssh attempt) counts only a down
+   * this wait saw itself: an attempt started once the path already worked
+   * is not hanging on the dead path and must not be abandoned.
    */
-  async wait(maxMs: number, signal: AbortSignal): Promise<"back" | "elapsed" | "aborted"> {
+  async wait(maxMs: number, signal: AbortSignal, downSeen: "ever" | "in-this-wait" = "ever"): Promise<"back" | "elapsed" | "aborted"> {
     const deadline = Date.now() + maxMs;
+    let downHere = false;
     while (!signal.aborted) {
       if (deadline - Date.now() <= 0) return "elapsed";
       const started = Date.now();
       const up = await this.probe();
       if (signal.aborted) break;
-      if (up && this.sawDown) {
+      if (up && (downSeen === "ever" ? this.sawDown : downHere)) {
         this.sawDown = false;
         return "back";
       }
-      if (!up) this.sawDown = true;
+      if (!up) this.sawDown = downHere = true;
       const left = deadline - Date.now();
       if (left <= 0) return "elapsed";
       await sleep(Math.min(left, Math.max(0, this.intervalMs - (Date.now() - started))), signal);
