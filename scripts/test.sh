@@ -43,7 +43,7 @@ run_bun_tests src/
 
 step "pure core under Deno"
 deno run -A src/main.ts --version
-deno test -A --no-check --quiet src/address_test.ts src/text_safety_test.ts src/process/ src/forward/ src/log/ src/doctor/checks_test.ts src/doctor/render_test.ts src/doctor/sshd_settings_test.ts src/daemon/backoff_test.ts src/daemon/route_watch_test.ts src/connects_test.ts src/ssh/resolve_test.ts src/status/ src/ssh/target_test.ts src/ssh/argv_test.ts src/docker/ports_test.ts
+deno test -A --no-check --quiet src/address_test.ts src/text_safety_test.ts src/process/ src/forward/ src/log/ src/doctor/checks_test.ts src/doctor/render_test.ts src/doctor/sshd_settings_test.ts src/daemon/backoff_test.ts src/daemon/route_watch_test.ts src/daemon/reconnect_plan_test.ts src/connects_test.ts src/ssh/resolve_test.ts src/status/ src/ssh/target_test.ts src/ssh/argv_test.ts src/docker/ports_test.ts
 
 step "host binary (bun build --compile)"
 bun scripts/build-binaries.ts --host

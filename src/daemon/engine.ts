@@ -5,6 +5,8 @@
  *   connect master ──► open Docker link ──► stream events ──► reconcile
  *        ▲                    ▲ (retry ≤5 s)        │ any container event,
  *        └── backoff 1…30 s ──┴──── master exit ◄───┘ every 30 s, after wake
+ *            (cut short, and a hanging attempt abandoned,
+ *             when the path probe sees the network come back)
  *
  * Nothing here gives up: every failure after the first successful connection
  * leads back to the top with a backoff. Only a configuration problem at the
@@ -39,7 +41,8 @@ import { Coalescer } from "./coalescer.ts";
 import { type DockerLink, discoverEndpoint, endpointToOpen, openDockerLink, readCachedEndpoint } from "./docker_link.ts";
 import type { InstanceLock } from "./lock.ts";
 import type { InstancePaths } from "../paths.ts";
-import { ROUTE_PROBE_INTERVAL_MS, RouteWatch } from "./route_watch.ts";
+import { type ReconnectCause, reconnectPlan } from "./reconnect_plan.ts";
+import { ROUTE_PROBE_INTERVAL_MS, ROUTE_PROBE_TIMEOUT_MS, RouteWatch } from "./route_watch.ts";
 import { writeFileAtomic } from "../atomic_file.ts";
 import { StatusStore } from "./status_store.ts";
 
@@ -68,10 +71,6 @@ export interface EngineOptions {
   routeProbe?: { host: string; port: number } | null;
 }
 
-/** Kinds of SSH failure that are the user's configuration, not the network. */
-const CONFIG_KINDS = new Set(["host-key-unknown", "host-key-changed", "auth"]);
-/** Kinds of SSH failure where the network path may be what failed (see route_watch.ts). */
-const PATH_KINDS = new Set(["unreachable", "timeout", "dns"]);
 /** Kinds that end the process when they happen at the very first start. */
 const FATAL_AT_START = new Set(["host-key-unknown", "host-key-changed", "auth", "dns", "unreachable", "timeout"]);
 
@@ -97,6 +96,8 @@ const NAME_CHARS = 80;
 const REASON_CHARS = 300;
 
 class SessionEnded extends Error {}
+/** An ssh attempt given up because the path came back while it hung on the dead one. */
+class PathBack extends Error {}
 
 export class Engine {
   readonly store: StatusStore;
@@ -123,7 +124,7 @@ export class Engine {
 
   constructor(private readonly opts: EngineOptions) {
     const probe = opts.routeProbe;
-    this.route = probe ? new RouteWatch(() => connects({ host: probe.host, port: probe.port }, ROUTE_PROBE_INTERVAL_MS)) : null;
+    this.route = probe ? new RouteWatch(() => connects({ host: probe.host, port: probe.port }, ROUTE_PROBE_TIMEOUT_MS)) : null;
     this.store = new StatusStore(opts.host, process.pid, opts.version);
     this.mux = new Mux(opts.ssh);
     this.applier = new ForwardApplier(this.muxBackend(), opts.bindAddresses, findPortOwner);
@@ -160,42 +161,84 @@ export class Engine {
   /** Runs until `signal` aborts. Throws RdhpfError (exit 2) for a configuration error at first start. */
   async run(signal: AbortSignal): Promise<void> {
     let attempt = 0;
+    let watchPath = false;
     while (!signal.aborted) {
-      let kind: string | null = null;
+      let cause: ReconnectCause = { why: "attempt-failed", kind: null };
       try {
-        await this.session(signal, attempt + 1, () => { attempt = 0; });
+        const endedBy = await this.session(signal, attempt + 1, watchPath, () => { attempt = 0; });
+        cause = { why: "session-lost", kind: endedBy };
       } catch (err) {
-        kind = err instanceof SshConnectError ? err.kind : null;
-        if (!this.everConnected && kind !== null && FATAL_AT_START.has(kind)) {
-          throw new RdhpfError((err as SshConnectError).message, (err as SshConnectError).hint, 2, { cause: err });
-        }
-        if (!signal.aborted) {
-          this.store.ssh.consecutiveFailures++;
-          log.warn("SSH connection failed; will retry", { kind: kind ?? "other", error: (err as Error).message });
+        if (err instanceof PathBack) {
+          cause = { why: "path-back" };
+        } else {
+          const kind = err instanceof SshConnectError ? err.kind : null;
+          cause = { why: "attempt-failed", kind };
+          if (!this.everConnected && kind !== null && FATAL_AT_START.has(kind)) {
+            throw new RdhpfError((err as SshConnectError).message, (err as SshConnectError).hint, 2, { cause: err });
+          }
+          if (!signal.aborted) {
+            this.store.ssh.consecutiveFailures++;
+            log.warn("SSH connection failed; will retry", { kind: kind ?? "other", error: (err as Error).message });
+          }
         }
       } finally {
         await this.endSession(signal.aborted ? "rdhpf shutdown" : "connection lost");
       }
       if (signal.aborted) break;
-      // Auth and host-key trouble does not fix itself in seconds: retry at the cap.
-      const delayMs = kind !== null && CONFIG_KINDS.has(kind) ? 30_000 : backoffDelayMs(attempt);
-      attempt++;
+      const plan = reconnectPlan(cause, attempt);
+      if (cause.why !== "path-back") attempt++;
+      watchPath = plan.watchPath && this.route !== null;
       this.setState("reconnecting");
-      log.info("Reconnecting", { in_ms: delayMs, attempt });
-      await this.waitBeforeRetry(delayMs, kind, signal);
+      log.info("Reconnecting", { in_ms: plan.delayMs, attempt });
+      await this.waitBeforeRetry(plan.delayMs, watchPath, signal);
     }
   }
 
   /** The backoff delay, cut short when the network path to a directly dialled host comes back. */
-  private async waitBeforeRetry(delayMs: number, kind: string | null, signal: AbortSignal): Promise<void> {
-    if (!this.route || kind === null || !PATH_KINDS.has(kind) || delayMs <= ROUTE_PROBE_INTERVAL_MS) return sleep(delayMs, signal);
+  private async waitBeforeRetry(delayMs: number, watchPath: boolean, signal: AbortSignal): Promise<void> {
+    if (!this.route || !watchPath || delayMs <= ROUTE_PROBE_INTERVAL_MS) return sleep(delayMs, signal);
     const started = Date.now();
     const outcome = await this.route.wait(delayMs, signal);
     if (outcome === "back") log.info("Network path to the host is back; reconnecting now", { waited_ms: Date.now() - started });
   }
 
-  /** One SSH connection's life. Returns or throws when it is over. */
-  private async session(signal: AbortSignal, attempt: number, onHealthy: () => void): Promise<void> {
+  /**
+   * Starts the master; with `watchPath`, probes the path meanwhile. On a
+   * silent path ssh's SYN (or its banner) is lost and the attempt hangs until
+   * ConnectTimeout, even when the path returns a second later. When the
+   * probe sees the path come back, the attempt is ended and PathBack thrown:
+   * the next one starts at once on the working path.
+   */
+  private async startMaster(master: SshMaster, watchPath: boolean, signal: AbortSignal): Promise<void> {
+    const route = this.route;
+    if (!route || !watchPath) return master.start();
+    const watchAbort = new AbortController();
+    const stopWatch = () => watchAbort.abort();
+    signal.addEventListener("abort", stopWatch, { once: true });
+    const started = master.start();
+    const pathBack = route.wait(Number.POSITIVE_INFINITY, watchAbort.signal, "in-this-wait").then((o) => o === "back");
+    try {
+      const first = await Promise.race([started.then(() => "started" as const), pathBack.then((back) => (back ? "back" as const : "started" as const))]);
+      if (first === "started") return await started;
+    } finally {
+      watchAbort.abort();
+      signal.removeEventListener("abort", stopWatch);
+    }
+    // The race was won by the probe; the attempt may have finished meanwhile.
+    if (master.pid !== null) return;
+    log.info("Network path to the host is back; abandoning the connection attempt in flight");
+    master.terminateNow();
+    await started.catch(() => undefined);
+    throw new PathBack();
+  }
+
+  /**
+   * One SSH connection's life. Throws when connecting fails; when an
+   * established session ends, returns the kind of the master's failure
+   * (e.g. "timeout": its keepalive went unanswered), or null.
+   */
+  private async session(signal: AbortSignal, attempt: number, watchPath: boolean, onHealthy: () => void): Promise<string | null> {
+    let masterFailure: string | null = null;
     const sessionAbort = new AbortController();
     const endSession = (reason: string) => {
       if (!sessionAbort.signal.aborted) {
@@ -212,10 +255,13 @@ export class Engine {
       const connectStarted = Date.now();
       const master = new SshMaster(this.opts.ssh);
       this.master = master;
-      master.onExit((info) => endSession(`SSH master exited (${info.kind}): ${info.message}`));
-      await master.start();
+      master.onExit((info) => {
+        if (!info.expected) masterFailure = info.kind;
+        endSession(`SSH master exited (${info.kind}): ${info.message}`);
+      });
+      await this.startMaster(master, watchPath, signal);
       this.mux.attachMasterLog(master);
-      if (sessionAbort.signal.aborted) return;
+      if (sessionAbort.signal.aborted) return masterFailure;
       this.opts.lock.setMasterPid(master.pid);
       this.store.ssh = {
         ...this.store.ssh, connected: true, masterPid: master.pid, connectionsOpened: this.store.ssh.connectionsOpened + 1,
@@ -231,6 +277,7 @@ export class Engine {
       } finally {
         for (const t of timers) clearInterval(t);
       }
+      return masterFailure;
     } finally {
       signal.removeEventListener("abort", onOuterAbort);
       sessionAbort.abort(new SessionEnded("session over"));

@@ -62,6 +62,36 @@ describe("RouteWatch", () => {
     assert.equal(await watch.wait(100, never), "elapsed");
   });
 
+  it("watches without a deadline (beside an ssh attempt) until the path is back", async () => {
+    const s = scripted([false, false, false, true]);
+    assert.equal(await new RouteWatch(s.probe, 10).wait(Number.POSITIVE_INFINITY, new AbortController().signal), "back");
+    assert.equal(s.calls(), 4);
+  });
+
+  it("beside an ssh attempt, counts only a down it saw itself: an attempt started on a working path is kept", async () => {
+    let up = false;
+    const watch = new RouteWatch(() => Promise.resolve(up), 20);
+    const never = new AbortController().signal;
+    assert.equal(await watch.wait(30, never), "elapsed"); // down during the backoff
+    up = true; // back before the next attempt started
+    assert.equal(await watch.wait(100, never, "in-this-wait"), "elapsed");
+  });
+
+  it("beside an ssh attempt, reports the path back once it saw it down", async () => {
+    const s = scripted([false, false, true]);
+    assert.equal(await new RouteWatch(s.probe, 20).wait(Number.POSITIVE_INFINITY, new AbortController().signal, "in-this-wait"), "back");
+    assert.equal(s.calls(), 3);
+  });
+
+  it("a down seen beside a failed ssh attempt still cuts the next backoff short", async () => {
+    let up = false;
+    const watch = new RouteWatch(() => Promise.resolve(up), 20);
+    const never = new AbortController().signal;
+    assert.equal(await watch.wait(30, never, "in-this-wait"), "elapsed"); // the attempt failed while the path was down
+    up = true;
+    assert.equal(await watch.wait(5_000, never), "back");
+  });
+
   it("ends at once when aborted", async () => {
     const ac = new AbortController();
     const s = scripted([false]);

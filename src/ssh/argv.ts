@@ -73,9 +73,17 @@ export type SshOperation =
   | { kind: "resolve" }
   | { kind: "version" };
 
-/** Keepalives: a dead peer is noticed after ~30 s (15 s × 2) instead of TCP's minutes. */
+/**
+ * Keepalives: ssh ends the master when (CountMax + 1) keepalives in a row go
+ * unanswered, so a silently dead path is noticed 6-9 s after it died instead
+ * of TCP's minutes. That is short on purpose: a master kept alive across a
+ * 10 s cut waits for TCP's retransmit timer (backed off to several seconds)
+ * once the path is back, while a new connection is up in under a second
+ * (the path probe in src/daemon/route_watch.ts sees the path return). An
+ * idle connection sends one small packet every 3 s.
+ */
 const TUNABLE_MASTER_DEFAULTS = [
-  "ServerAliveInterval=15",
+  "ServerAliveInterval=3",
   "ServerAliveCountMax=2",
   "TCPKeepAlive=yes",
   "ConnectTimeout=10",

@@ -72,7 +72,7 @@ describe("sshArgv", () => {
       "-p", "2222",
       "-o", "ServerAliveInterval=60",
       "-o", "User=deploy",
-      "-o", "ServerAliveInterval=15",
+      "-o", "ServerAliveInterval=3",
       "-o", "ServerAliveCountMax=2",
       "-o", "TCPKeepAlive=yes",
       "-o", "ConnectTimeout=10",
@@ -82,7 +82,7 @@ describe("sshArgv", () => {
 
   it("master: a user's keepalive comes before rdhpf's default, so it wins (ssh keeps the first value)", () => {
     const o = oValues(sshArgv({ kind: "master" }, ctx()));
-    assert.ok(o.indexOf("ServerAliveInterval=60") < o.indexOf("ServerAliveInterval=15"));
+    assert.ok(o.indexOf("ServerAliveInterval=60") < o.indexOf("ServerAliveInterval=3"));
   });
 
   it("master: without -F, port or options passes none", () => {

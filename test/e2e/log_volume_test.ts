@@ -25,12 +25,11 @@ const OUTAGE_MS = 10 * 60_000;
 /** Issue: "A 10-minute outage: ≤ 50 KB in total". */
 const OUTAGE_MAX_BYTES = 50 * 1024;
 /**
- * The reconnect backoff is at its 30 s cap by now, but rdhpf probes the path
- * every 2 s and reconnects when it is back. An ssh attempt already in flight
- * may take its ConnectTimeout (10 s) first; connecting and the reconcile fit
- * in the rest.
+ * Issue: "Back within seconds after ANY outage". The reconnect backoff is at
+ * its 30 s cap by now, but rdhpf probes the path every second and reconnects
+ * when it is back (see outage_recovery_test.ts for shorter outages).
  */
-const BACK_AFTER_RESTORE_MS = 20_000;
+const BACK_AFTER_RESTORE_MS = 3_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -92,9 +91,10 @@ describe("log volume at info level with --log-file (compiled binary, real sshd +
       await tb.setLinkUp(true);
     }
     const restoredAt = Date.now();
-    await waitFor("forward back after the outage", () => httpGet(PORT), BACK_AFTER_RESTORE_MS, 200);
-    await waitFor("connected after the outage", async () => (await daemon.status()).state === "connected", 10_000, 200);
+    // A request into a still-dead connection can hang: a short per-request timeout keeps the figure honest.
+    await waitFor("forward back after the outage", () => httpGet(PORT, "127.0.0.1", 500), 60_000, 50);
     const backMs = Date.now() - restoredAt;
+    await waitFor("connected after the outage", async () => (await daemon.status()).state === "connected", 10_000, 200);
     const bytes = size() - before;
     const outageLog = text().slice(before);
     const byMessage: Record<string, number> = {};
@@ -106,12 +106,10 @@ describe("log volume at info level with --log-file (compiled binary, real sshd +
       `outage ${OUTAGE_MS / 60_000} min: ${bytes} bytes logged in total (cumulative per minute: ${perMinute.join(", ")}); ` +
         `forwards back ${backMs} ms after the link came up${/Network path to the host is back/.test(outageLog) ? " (the path probe cut the backoff short)" : ""}\nlines by message: ${JSON.stringify(byMessage, null, 1)}\n`,
     );
+    assert.ok(backMs <= BACK_AFTER_RESTORE_MS, `forwards answered ${backMs} ms after the link came up (bound ${BACK_AFTER_RESTORE_MS} ms)`);
     assert.ok(bytes <= OUTAGE_MAX_BYTES, `a ${OUTAGE_MS / 60_000}-minute outage wrote ${bytes} bytes`);
     assert.match(outageLog, /repeated \d+ times in the last 60 s/, "identical warnings are collapsed");
     assert.ok(!/Warning: Permanently added/.test(outageLog), "ssh's own stderr is never copied raw");
-    // Either a backoff wait was cut short when the path came back, or an attempt happened to start just then.
-    const probed = /Network path to the host is back; reconnecting now/.test(outageLog);
-    assert.ok(probed || backMs <= 5_000, `back ${backMs} ms after the link came up, without the path probe cutting the backoff short`);
     const st = await daemon.status();
     assert.ok(st.ssh.reconnects >= 1, "the outage was noticed and healed");
   });

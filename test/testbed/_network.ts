@@ -127,13 +127,32 @@ export function deleteNetworkSync(netns: string, hostVeth: string, remoteAddress
 }
 
 /**
- * Cuts or restores the link. The namespace end goes down, not the host end:
- * with the host end down its connected route disappears and packets for the
- * remote address would follow the default route off this machine. A
- * blackhole route for the remote address makes sure they are dropped here.
+ * How a network cut looks from this machine:
+ * - "blackhole": the namespace end of the veth goes down and a blackhole
+ *   route drops the packets here, so a connect fails at once ("Invalid
+ *   argument") and nothing leaves this machine. (Not the host end: with it
+ *   down its connected route disappears and packets for the remote address
+ *   would follow the default route off this machine.)
+ * - "silent": the namespace drops every IP packet that arrives on its veth
+ *   (ARP still answers), like a path that dies beyond the first hop: packets
+ *   vanish, no error comes back, a connect hangs until its timeout.
  */
-export async function setLink(netns: string, nsVeth: string, remoteAddress: string, up: boolean): Promise<void> {
-  if (!up) await must(["ip", "route", "replace", "blackhole", `${remoteAddress}/32`]);
-  await must(["nsenter", `--net=${netnsPath(netns)}`, "ip", "link", "set", nsVeth, up ? "up" : "down"]);
-  if (up) await must(["ip", "route", "del", "blackhole", `${remoteAddress}/32`]);
+export type CutKind = "blackhole" | "silent";
+
+function inNetns(netns: string, argv: string[]): string[] {
+  return ["nsenter", `--net=${netnsPath(netns)}`, "--", ...argv];
+}
+
+/** Cuts the link (as `how` says) or restores it, whichever way it was cut. */
+export async function setLink(netns: string, nsVeth: string, remoteAddress: string, up: boolean, how: CutKind = "blackhole"): Promise<void> {
+  const dropRule = ["INPUT", "-i", nsVeth, "-j", "DROP"];
+  if (!up) {
+    if (how === "silent") return must(inNetns(netns, ["iptables", "-I", ...dropRule]));
+    await must(["ip", "route", "replace", "blackhole", `${remoteAddress}/32`]);
+    return must(inNetns(netns, ["ip", "link", "set", nsVeth, "down"]));
+  }
+  // Undo either kind of cut; the parts that are not there fail harmlessly.
+  while ((await run(inNetns(netns, ["iptables", "-D", ...dropRule]), { timeoutMs: 15_000 })).code === 0);
+  await must(inNetns(netns, ["ip", "link", "set", nsVeth, "up"]));
+  await run(["ip", "route", "del", "blackhole", `${remoteAddress}/32`], { timeoutMs: 15_000 });
 }

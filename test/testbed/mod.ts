@@ -29,13 +29,14 @@ import { checkAvailability } from "./_availability.ts";
 import { createSecondBridge, type DockerdFlags, type DockerPaths, dockerPaths, iptablesUsable, SECOND_BRIDGE, startContainerd, startDockerd as startDockerdProcess, stopDockerdProcess, writeDockerConfig } from "./_docker.ts";
 import { type ExecResult, run } from "./_exec.ts";
 import { buildRootfsTar, importImage, TESTBED_IMAGE, TESTBED_INDEX_HTML } from "./_image.ts";
-import { addressesInUse, createNetwork, netnsInode, netnsPath, pickSubnet, setLink } from "./_network.ts";
+import { addressesInUse, createNetwork, type CutKind, netnsInode, netnsPath, pickSubnet, setLink } from "./_network.ts";
 import { descendantsOf, isAlive, isOurs, processesInNetnsRunning, startTimeOf, terminate } from "./_procs.ts";
 import { claimedSubnets, claimSubnet, forgetRecord, listRecords, registryDir, saveRecord, type TestbedRecord, testbedBaseDir } from "./_registry.ts";
 import { acceptedCount, generateKeys, preparePrivateRun, type SshPaths, sshPaths, startSshd, writeClientFiles, writeSshdConfig } from "./_sshd.ts";
 import { leftoversOf, teardownSync } from "./_teardown.ts";
 
 export type { ExecResult } from "./_exec.ts";
+export type { CutKind } from "./_network.ts";
 export { TESTBED_IMAGE, TESTBED_INDEX_HTML } from "./_image.ts";
 
 const log = getLogger(["rdhpf", "testbed"]);
@@ -107,8 +108,8 @@ export interface Testbed {
   /** Starts dockerd and waits until /_ping answers. */
   startDockerd(): Promise<void>;
   restartDockerd(): Promise<void>;
-  /** Sets this machine's end of the veth down (a network cut) or up again. */
-  setLinkUp(up: boolean): Promise<void>;
+  /** Cuts the network between this machine and the test bed (see CutKind; default "blackhole") or restores it. */
+  setLinkUp(up: boolean, how?: CutKind): Promise<void>;
   /** What still exists of this test bed: empty after stop(). */
   leftovers(): string[];
   /** Removes everything: containers, dockerd, containerd, sshd and its children, netns, veth, mounts, temp dir. Idempotent; throws if something could not be removed. */
@@ -437,9 +438,9 @@ class RunningTestbed implements Testbed {
     await this.startDockerd();
   }
 
-  async setLinkUp(up: boolean): Promise<void> {
+  async setLinkUp(up: boolean, how?: CutKind): Promise<void> {
     this.#assertRunning("setLinkUp");
-    await setLink(this.rec.netns, this.rec.nsVeth, this.rec.remoteAddress, up);
+    await setLink(this.rec.netns, this.rec.nsVeth, this.rec.remoteAddress, up, how);
   }
 
   leftovers(): string[] {
