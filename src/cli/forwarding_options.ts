@@ -10,12 +10,15 @@
  */
 import { type Command, InvalidArgumentError, Option, type OptionValues } from "@commander-js/extra-typings";
 import { isIP } from "node:net";
+import { getLogger } from "@logtape/logtape";
 import { usageError } from "../errors.ts";
 import { type OnConflict, OnConflictSchema } from "../forward/conflict.ts";
 import { DEFAULT_MAX_FORWARDS, MaxForwardsSchema } from "../forward/desired.ts";
 import { NO_RULES, parsePortMap, parsePortRanges, type PortRules } from "../forward/rules.ts";
 import type { ConfigFile } from "./config_file.ts";
 import { collect } from "./options.ts";
+
+const log = getLogger(["rdhpf", "cli"]);
 
 export function withForwardingOptions<Args extends unknown[], Opts extends OptionValues>(cmd: Command<Args, Opts>) {
   return cmd
@@ -67,9 +70,18 @@ export function buildRules(include: string | undefined, exclude: string | undefi
   const rules: PortRules = { ...NO_RULES, map: {} };
   if (include) rules.include = parsePortRanges(include, "--include-ports");
   if (exclude) rules.exclude = parsePortRanges(exclude, "--exclude-ports");
+  const given = new Map<number, number[]>();
   for (const m of maps) {
     const [remote, local] = parsePortMap(m);
     rules.map[String(remote)] = local;
+    given.set(remote, [...(given.get(remote) ?? []), local]);
+  }
+  for (const [remote, locals] of given) {
+    if (new Set(locals).size < 2) continue;
+    // Last wins, as for every repeated flag; but say so, once here and on the forward in status.
+    const note = `--map for remote port ${remote} given with ${locals.join(", ")}; the last, ${locals.at(-1)}, applies`;
+    rules.mapNotes = { ...rules.mapNotes, [String(remote)]: note };
+    log.warn("A remote port is mapped more than once; the last --map applies", { remote_port: remote, local_ports: locals.join(",") });
   }
   return rules;
 }

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { InvalidArgumentError } from "@commander-js/extra-typings";
-import { forwardingSettings, parseMaxForwards } from "./forwarding_options.ts";
+import { buildRules, forwardingSettings, parseMaxForwards } from "./forwarding_options.ts";
 
 describe("parseMaxForwards", () => {
   for (const [text, n] of [["1", 1], ["1000", 1000], ["65535", 65535]] as const) {
@@ -17,4 +17,15 @@ describe("forwardingSettings", () => {
   it("caps forwards at 4096 by default", () => assert.equal(forwardingSettings(none, {}).maxForwards, 4096));
   it("takes maxForwards from the config file", () => assert.equal(forwardingSettings(none, { maxForwards: 300 }).maxForwards, 300));
   it("prefers --max-forwards over the config file", () => assert.equal(forwardingSettings({ ...none, maxForwards: 20 }, { maxForwards: 300 }).maxForwards, 20));
+});
+
+describe("buildRules", () => {
+  it("lets the last --map for a remote port apply and keeps a note saying so", () => {
+    const rules = buildRules(undefined, undefined, ["5432:15432", "6379:16379", "5432:25432"]);
+    assert.deepEqual(rules.map, { "5432": 25432, "6379": 16379 });
+    assert.deepEqual(rules.mapNotes, { "5432": "--map for remote port 5432 given with 15432, 25432; the last, 25432, applies" });
+  });
+  it("has nothing to say about a --map repeated with the same local port", () => {
+    assert.equal(buildRules(undefined, undefined, ["5432:15432", "5432:15432"]).mapNotes, undefined);
+  });
 });

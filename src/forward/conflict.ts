@@ -136,7 +136,7 @@ export async function resolveConflicts(desired: DesiredForward[], input: Conflic
     if (chosen === null) {
       // Nothing free nearby: fall back to waiting for the wanted port.
       const span = last > d.localPort ? `in ${d.localPort + 1}-${last}` : `above ${d.localPort}`;
-      out.set(d, { ...d, reason: `${d.reason ?? `local port ${d.localPort} ${why}`}; no free local port ${span}` });
+      out.set(d, { ...d, reason: `local port ${d.localPort} ${why}; no free local port ${span}` });
       continue;
     }
     const r = { wantedPort: d.localPort, localPort: chosen, reason: `wanted ${d.localPort} (${why}); next free` };

@@ -97,11 +97,12 @@ export function desiredForwards(containers: ObservedContainer[], rules: PortRule
   for (const c of containers) {
     const ignored = isIgnored(c.labels);
     for (const p of uniqueBindings(c.ports)) {
+      const local = localPortFor(p.publicPort, c.labels, rules);
       const base = {
         containerId: c.id,
         containerName: c.name,
         containerCreatedS: c.createdS,
-        localPort: localPortFor(p.publicPort, c.labels, rules),
+        localPort: local.port,
         remoteHost: remoteHostFor(p.hostIp),
         remotePort: p.publicPort,
         protocol: p.protocol,
@@ -112,7 +113,7 @@ export function desiredForwards(containers: ObservedContainer[], rules: PortRule
         out.push({ ...base, disposition: "ignored", reason: "container has label rdhpf.ignore=true" });
       } else {
         const excluded = excludedBy(p.publicPort, rules);
-        out.push(excluded ? { ...base, disposition: "ignored", reason: excluded } : { ...base, disposition: "wanted", reason: null });
+        out.push(excluded ? { ...base, disposition: "ignored", reason: excluded } : { ...base, disposition: "wanted", reason: local.note });
       }
     }
   }

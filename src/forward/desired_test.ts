@@ -172,3 +172,13 @@ describe("desiredForwards with --max-forwards", () => {
     assert.deepEqual(out.filter((f) => f.disposition === "ignored").map((f) => f.localPort), [10000 + DEFAULT_MAX_FORWARDS]);
   });
 });
+
+describe("desiredForwards: rules that could not apply as written", () => {
+  it("forwards a port whose rdhpf.port label is not a port on its own number, with the reason in status", () => {
+    const c = { id: "c1", name: "db", createdS: 1, labels: { "rdhpf.port.5432": "postgres" }, ports: [{ hostIp: "0.0.0.0", publicPort: 5432, privatePort: 5432, protocol: "tcp" as const }] };
+    const [f] = desiredForwards([c], NO_RULES);
+    assert.equal(f?.disposition, "wanted");
+    assert.equal(f?.localPort, 5432);
+    assert.match(f?.reason ?? "", /^label rdhpf\.port\.5432="postgres" is not a port/);
+  });
+});

@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { usageError } from "../errors.ts";
 import { PORT_HINT, parsePortText, PortSchema } from "../port.ts";
+import { quoteInput } from "../text_safety.ts";
 
 export const PortRangeSchema = z.object({ from: PortSchema, to: PortSchema });
 export type PortRange = z.infer<typeof PortRangeSchema>;
@@ -19,6 +20,8 @@ export const PortRulesSchema = z.object({
   exclude: z.array(PortRangeSchema),
   /** Remote (published) port → local port. Labels `rdhpf.port.REMOTE=LOCAL` take precedence per container. */
   map: z.record(z.string(), PortSchema),
+  /** Remote port → why its `--map` is not what the user may think (given twice with different local ports). */
+  mapNotes: z.record(z.string(), z.string()).optional(),
 });
 export type PortRules = z.infer<typeof PortRulesSchema>;
 
@@ -72,12 +75,25 @@ export function excludedBy(port: number, rules: PortRules): string | null {
   return null;
 }
 
+/** Where a published port goes locally, and what status should say about how that was decided. */
+export interface LocalPortChoice {
+  port: number;
+  /** Set when a rule the user wrote could not apply as written (a bad label, a --map given twice). */
+  note: string | null;
+}
+
 /** Local port for a remote port: container label first, then `--map`, else the same number. */
-export function localPortFor(remotePort: number, labels: Record<string, string>, rules: PortRules): number {
-  const label = labels[`${PORT_LABEL_PREFIX}${remotePort}`];
+export function localPortFor(remotePort: number, labels: Record<string, string>, rules: PortRules): LocalPortChoice {
+  const key = `${PORT_LABEL_PREFIX}${remotePort}`;
+  const label = labels[key];
   const fromLabel = label === undefined ? null : parsePortText(label.trim());
-  if (fromLabel?.ok) return fromLabel.port;
-  return rules.map[String(remotePort)] ?? remotePort;
+  if (fromLabel?.ok) return { port: fromLabel.port, note: null };
+  const mapped = rules.map[String(remotePort)];
+  const port = mapped ?? remotePort;
+  if (fromLabel !== null) {
+    return { port, note: `label ${key}=${quoteInput(label!, 40)} is not a port (${PORT_HINT}); forwarded on ${port}` };
+  }
+  return { port, note: mapped === undefined ? null : rules.mapNotes?.[String(remotePort)] ?? null };
 }
 
 /** True when the container carries `rdhpf.ignore=true` (also "1", "yes"). */

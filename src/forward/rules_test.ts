@@ -28,8 +28,20 @@ describe("rules", () => {
     assert.equal(excludedBy(80, rules), null);
     assert.equal(excludedBy(8080, rules), "not in --include-ports");
   });
-  it("ignores a label value that is not a port", () => {
-    assert.equal(localPortFor(80, { "rdhpf.port.80": "$(reboot)" }, NO_RULES), 80);
+  it("ignores a label value that is not a port, and says so", () => {
+    const choice = localPortFor(80, { "rdhpf.port.80": "$(reboot)" }, NO_RULES);
+    assert.equal(choice.port, 80);
+    assert.match(choice.note ?? "", /^label rdhpf\.port\.80="\$\(reboot\)" is not a port .*; forwarded on 80$/);
+  });
+  it("falls back to --map when the label is bad", () => {
+    assert.equal(localPortFor(5432, { "rdhpf.port.5432": "99999" }, { ...NO_RULES, map: { "5432": 15432 } }).port, 15432);
+  });
+  it("takes a valid label over --map, with nothing to say", () => {
+    assert.deepEqual(localPortFor(5432, { "rdhpf.port.5432": "25432" }, { ...NO_RULES, map: { "5432": 15432 } }), { port: 25432, note: null });
+  });
+  it("carries the note of a --map given twice", () => {
+    const rules = { ...NO_RULES, map: { "5432": 25432 }, mapNotes: { "5432": "--map for remote port 5432 given with 15432 and 25432; the last applies" } };
+    assert.deepEqual(localPortFor(5432, {}, rules), { port: 25432, note: rules.mapNotes["5432"] });
   });
   it("accepts true, 1 and yes for rdhpf.ignore", () => {
     assert.deepEqual(["true", "1", "yes", "false", ""].map((v) => isIgnored({ "rdhpf.ignore": v })), [true, true, true, false, false]);
