@@ -8,6 +8,7 @@ import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { configureSync, type LogRecord, resetSync } from "@logtape/logtape";
+import { waitUntil } from "../_test_util.ts";
 import { compareApiVersions, EngineApiError, EngineClient, MAX_API_VERSION } from "./client.ts";
 import type { DockerEvent } from "./schemas.ts";
 
@@ -275,12 +276,14 @@ describe("EngineClient.events", () => {
     });
     const client = new EngineClient({ socketPath });
     const ac = new AbortController();
-    setTimeout(() => ac.abort(), 100);
+    let open = false;
+    const collecting = collect(client.events({ signal: ac.signal, onOpen: () => (open = true) }), 1);
+    await waitUntil(() => open, 2_000, "the event stream to open");
     const started = performance.now();
-    assert.deepEqual(await collect(client.events({ signal: ac.signal }), 1), []);
+    ac.abort();
+    assert.deepEqual(await collecting, []);
     assert.ok(performance.now() - started < 500);
-    await new Promise((r) => setTimeout(r, 50));
-    assert.ok(closed, "the server saw the connection close");
+    await waitUntil(() => closed, 2_000, "the server to see the connection close");
     client.close();
   });
 
