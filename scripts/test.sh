@@ -3,7 +3,7 @@
 # Deno), a fresh-machine check of the test bed, then integration and
 # end-to-end tests against a real remote Docker host (a network namespace
 # with dockerd and sshd), run on the binary chosen by
-# scripts/binary_under_test.ts (dist/'s when dist/SHA256SUMS vouches for it).
+# scripts/pick_binary.ts (dist/'s when dist/SHA256SUMS vouches for it).
 #
 # Every runner gets a row in the summary; the last line is
 #   tests: N passed, N failed, N skipped
@@ -56,7 +56,7 @@ runner "fresh machine (test bed)" check bun scripts/fresh_machine_check.ts
 
 step "binary under test"
 binary=""
-if binary=$(bun scripts/binary_under_test.ts); then
+if binary=$(bun scripts/pick_binary.ts); then
   export RDHPF_TEST_BINARY="$binary"
   printf '%s\t%s\t%s\t%s\n' "binary under test" check 0 "" >> "$results"
 else

@@ -8,7 +8,7 @@
  *    all four, checks the sums, then tests this one).
  * 3. Otherwise a fresh host build in build/ (dist/ stays untouched).
  *
- *   bun scripts/binary_under_test.ts    # prints the path; the reason and sha256 go to stderr
+ *   bun scripts/pick_binary.ts    # prints the path; the reason and sha256 go to stderr
  *
  * @module
  */
