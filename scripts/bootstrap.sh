@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes this checkout ready to run: npm dependencies, and the Debian packages
-# the test bed needs (a real dockerd and sshd in a network namespace).
+# the tests need (the test bed's real dockerd and sshd in a network
+# namespace, and zsh and fish for the shell completion tests).
 #
 # Idempotent and quick (well under a second) when everything is present.
 # As root it installs what is missing (one `apt-get update`, then install);
@@ -10,6 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(docker.io openssh-server openssh-client busybox-static iproute2 iptables curl util-linux tar)
+# The completion tests run the generated scripts in real zsh and fish (and fail without them when CI=true).
+PACKAGES+=(zsh fish)
 # Debian kernels enable AppArmor; dockerd then needs apparmor_parser to load its default profile.
 if [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null || true)" = "Y" ]; then
   PACKAGES+=(apparmor)
@@ -32,7 +35,7 @@ for pkg in "${PACKAGES[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "bootstrap: node_modules present; test bed packages present (${PACKAGES[*]})"
+  echo "bootstrap: node_modules present; test packages present (${PACKAGES[*]})"
   exit 0
 fi
 

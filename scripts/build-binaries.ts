@@ -2,7 +2,8 @@
  * Builds the self-contained release binaries with `bun build --compile`.
  *
  *   bun scripts/build-binaries.ts            # all four platforms + dist/SHA256SUMS
- *   bun scripts/build-binaries.ts --host     # only this machine's platform (used by the tests)
+ *   bun scripts/build-binaries.ts --host     # only this machine's platform, into dist/
+ *   bun scripts/build-binaries.ts --host --outdir build   # elsewhere, leaving dist/ as `npm run build` made it
  *
  * Version comes from package.json; the git commit and the UTC build time are
  * injected with --define so that `rdhpf --version` needs no file at run time.
@@ -10,11 +11,14 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const dist = join(root, "dist");
+const outdirArg = process.argv.indexOf("--outdir");
+if (outdirArg !== -1 && !process.argv[outdirArg + 1]) throw new Error("--outdir needs a directory, e.g. --outdir build");
+const dist = outdirArg === -1 ? join(root, "dist") : resolve(root, process.argv[outdirArg + 1]!);
+const shown = relative(root, dist) || ".";
 const TARGETS = ["darwin-x64", "darwin-arm64", "linux-x64", "linux-arm64"] as const;
 
 function gitCommit(): string {
@@ -50,9 +54,9 @@ for (const target of targets) {
   const digest = createHash("sha256").update(readFileSync(outfile)).digest("hex");
   sums.push(`${digest}  rdhpf-${target}`);
   const mb = (statSync(outfile).size / 1024 / 1024).toFixed(1);
-  console.log(`built dist/rdhpf-${target} (${mb} MB, ${Math.round(performance.now() - started)} ms)`);
+  console.log(`built ${shown}/rdhpf-${target} (${mb} MB, ${Math.round(performance.now() - started)} ms)`);
 }
 if (!hostOnly) {
   writeFileSync(join(dist, "SHA256SUMS"), `${sums.join("\n")}\n`);
-  console.log("wrote dist/SHA256SUMS (verify: cd dist && sha256sum -c SHA256SUMS)");
+  console.log(`wrote ${shown}/SHA256SUMS (verify: cd ${shown} && sha256sum -c SHA256SUMS)`);
 }

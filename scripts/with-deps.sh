@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Runs a command after making sure dependencies and the host binary exist.
+# Runs a command after making sure dependencies and a binary to run exist:
+# RDHPF_TEST_BINARY is set to what scripts/pick_binary.ts picks (dist/'s
+# when dist/SHA256SUMS vouches for it, else a host build in build/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-[ -x "dist/rdhpf-$(node -p 'process.platform + "-" + process.arch')" ] || node_modules/.bin/bun scripts/build-binaries.ts --host
+RDHPF_TEST_BINARY=$(node_modules/.bin/bun scripts/pick_binary.ts)
+export RDHPF_TEST_BINARY
 PATH="$PWD/node_modules/.bin:$PATH" exec "$@"

@@ -21,6 +21,8 @@ describe("tryListen", () => {
 
   it("reports an address this machine does not have", async () => {
     // 192.0.2.0/24 is TEST-NET-1: never a local address; nothing is sent.
-    assert.equal((await tryListen(0, "192.0.2.1"))?.code, "EADDRNOTAVAIL");
+    // Node and Bun say EADDRNOTAVAIL, Deno's node layer EINVAL: either way, an error and not null.
+    const err = await tryListen(0, "192.0.2.1");
+    assert.ok(err !== null && ["EADDRNOTAVAIL", "EINVAL"].includes(err.code ?? ""), `got ${err?.code}`);
   });
 });

@@ -1,17 +1,21 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { waitUntil } from "../_test_util.ts";
 import { Coalescer } from "./coalescer.ts";
 
 describe("Coalescer", () => {
   it("merges requests made while a run is in progress into one more run", async () => {
     const runs: number[][] = [];
+    let finishFirstRun!: () => void;
+    const firstRunHeld = new Promise<void>((r) => (finishFirstRun = r));
     const c = new Coalescer<number>(async (t) => {
       runs.push(t);
-      await new Promise((r) => setTimeout(r, 20));
+      if (runs.length === 1) await firstRunHeld;
     }, () => {});
     c.request(1);
-    await new Promise((r) => setTimeout(r, 5));
+    await waitUntil(() => runs.length === 1, 2_000, "the first run to start");
     for (let i = 2; i <= 50; i++) c.request(i);
+    finishFirstRun();
     await c.idle();
     assert.equal(runs.length, 2);
     assert.deepEqual(runs[1]?.length, 49);

@@ -6,6 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { configureSync, type LogRecord, resetSync } from "@logtape/logtape";
+import { waitUntil } from "../_test_util.ts";
 import { compareApiVersions, EngineClient, MAX_API_VERSION } from "./client.ts";
 import type { DockerEvent } from "./schemas.ts";
 import { fakeEngines, json } from "./_fake_engine.ts";
@@ -204,12 +205,14 @@ describe("EngineClient.events", () => {
     });
     const client = new EngineClient({ socketPath });
     const ac = new AbortController();
-    setTimeout(() => ac.abort(), 100);
+    let open = false;
+    const collecting = collect(client.events({ signal: ac.signal, onOpen: () => (open = true) }), 1);
+    await waitUntil(() => open, 2_000, "the event stream to open");
     const started = performance.now();
-    assert.deepEqual(await collect(client.events({ signal: ac.signal }), 1), []);
+    ac.abort();
+    assert.deepEqual(await collecting, []);
     assert.ok(performance.now() - started < 500);
-    await new Promise((r) => setTimeout(r, 50));
-    assert.ok(closed, "the server saw the connection close");
+    await waitUntil(() => closed, 2_000, "the server to see the connection close");
     client.close();
   });
 

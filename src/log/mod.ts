@@ -36,8 +36,11 @@ function logtapeLevel(level: LogLevelName): LogLevel {
 
 const QUIET_LEVELS = new Set<LogLevel>(["trace", "debug", "info"]);
 
-/** Configures LogTape for the process. Call once, early; `stopLogging` flushes. */
-export function setupLogging(input: LogOptions, stream: { write(s: string): unknown } = process.stderr): void {
+/**
+ * Configures LogTape for the process. Call once, early; `stopLogging` flushes.
+ * `clock` times the repeat window (tests pass their own instead of waiting a window out).
+ */
+export function setupLogging(input: LogOptions, stream: { write(s: string): unknown } = process.stderr, clock: () => number = Date.now): void {
   const opts = LogOptionsSchema.parse(input);
   const formatter = opts.format === "json" ? formatJsonRecord : formatTextRecord;
   const sink: Sink = opts.file
@@ -50,6 +53,7 @@ export function setupLogging(input: LogOptions, stream: { write(s: string): unkn
   const throttle = getThrottlingFilter({
     limit: 1,
     windowMs: opts.repeatWindowMs,
+    clock,
     // Identical = same level, logger, message and properties.
     key: (r) => `${r.level}\u0000${r.category.join(".")}\u0000${String(r.rawMessage)}\u0000${safeJson(r.properties)}`,
     summary: {

@@ -13,11 +13,11 @@ import { StatusDocumentSchema, type StatusDocument } from "../../src/status/sche
 import type { Testbed } from "../testbed/mod.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-/** The binary under test: the host build in dist/, or RDHPF_TEST_BINARY (a build of one's own, for parallel work). */
+/** The binary under test: RDHPF_TEST_BINARY (npm test, demo, bench and soak set it from scripts/pick_binary.ts), else the host build in dist/. */
 export const BINARY = process.env.RDHPF_TEST_BINARY ?? join(root, "dist", `rdhpf-${process.platform}-${process.arch}`);
 
 export function requireBinary(): void {
-  if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run \`bun scripts/build-binaries.ts --host\` (npm test does)`);
+  if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run \`bun scripts/build-binaries.ts --host\` or set RDHPF_TEST_BINARY (npm test does, see scripts/pick_binary.ts)`);
 }
 
 export interface ExecResult { code: number | null; stdout: string; stderr: string }
