@@ -9,7 +9,6 @@ import { getLogger } from "@logtape/logtape";
 import { startControlServer } from "../daemon/control_server.ts";
 import { Engine } from "../daemon/engine.ts";
 import { InstanceLock } from "../daemon/lock.ts";
-import { writeFileAtomic } from "../atomic_file.ts";
 import { ensurePrivateDir } from "../daemon/state_file.ts";
 import { usageError } from "../errors.ts";
 import { LogFormatSchema, LogLevelSchema, setupLogging, stopLogging } from "../log/mod.ts";
@@ -67,9 +66,8 @@ host key, authentication failure, unreachable host).`)
       const lock = await InstanceLock.acquire(instance.paths, instance.target.raw);
       const engine = new Engine({
         host: instance.target.raw, ssh: instance.ssh, paths: instance.paths, rules, onConflict, maxForwards, bindAddresses, lock, version: VERSION,
-        routeProbe: instance.direct ? { host: instance.resolved.hostname, port: instance.resolved.port } : null,
+        routeProbe: instance.direct ? { host: instance.resolved.hostname, port: instance.resolved.port } : null, resolved: instance.resolved,
       });
-      engine.store.resolved = instance.resolved;
       log.info("rdhpf starting", { version: VERSION, host: instance.target.raw, resolved: instance.identity, pid: process.pid, bind: bindAddresses.join(",") });
 
       const control = await startControlServer(instance.paths.controlApiSocket, () => engine.status());
@@ -91,10 +89,6 @@ host key, authentication failure, unreachable host).`)
       try {
         await engine.run(shutdown.signal);
       } finally {
-        engine.store.state = "stopping";
-        try {
-          writeFileAtomic(instance.paths.stateFile, JSON.stringify(engine.status()));
-        } catch { /* the runtime dir may be gone; nothing to keep */ }
         await control.close();
         lock.release();
         log.info("rdhpf stopped");

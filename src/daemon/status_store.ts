@@ -25,33 +25,108 @@ export function percentile(samples: number[], p: number): number | null {
   return sorted[rank]!;
 }
 
-export class StatusStore {
-  state: DaemonState = "starting";
-  lastError: string | null = null;
-  resolved: StatusDocument["resolved"] = null;
-  readonly startedAtMs = Date.now();
-  updatedAtMs = Date.now();
+/** What the status shows of an open Docker link. */
+export interface DockerLinkInfo {
+  serverVersion: string;
+  apiVersion: string;
+  transport: "socket-forward" | "dial-stdio";
+  endpoint: string;
+}
 
-  ssh = { connected: false, masterPid: null as number | null, connectionsOpened: 0, reconnects: 0, connectedSinceMs: null as number | null, consecutiveFailures: 0 };
-  docker = {
+/**
+ * The daemon's figures. Fields are read only here, in `document()`; the
+ * engine reports what happened through the named methods, so every change
+ * of the status has one name to search for.
+ */
+export class StatusStore {
+  private state: DaemonState = "starting";
+  private lastError: string | null = null;
+  private readonly startedAtMs = Date.now();
+  private updatedAtMs = Date.now();
+
+  private ssh = { connected: false, masterPid: null as number | null, connectionsOpened: 0, reconnects: 0, connectedSinceMs: null as number | null, consecutiveFailures: 0 };
+  private docker = {
     connected: false, serverVersion: null as string | null, apiVersion: null as string | null,
-    transport: null as "socket-forward" | "dial-stdio" | null, endpoint: null as string | null,
+    transport: null as DockerLinkInfo["transport"] | null, endpoint: null as string | null,
     eventsReceived: 0, lastEventAtMs: null as number | null, eventStreamRestarts: 0,
   };
   /** Forward add latencies (ms, event received → forward active), the last 100. */
-  readonly addLatenciesMs: number[] = [];
+  private readonly addLatenciesMs: number[] = [];
   /** Published ports that are reported but not forwarded, from the last reconcile. */
-  reported: DesiredForward[] = [];
+  private reported: DesiredForward[] = [];
   /** Running containers of the last list; empty while there is no SSH connection. */
-  containers: ContainerStatus[] = [];
+  private containers: ContainerStatus[] = [];
   /** Forwards that became active / ended since start, whatever the reason. */
-  forwardsAdded = 0;
-  forwardsRemoved = 0;
+  private forwardsAdded = 0;
+  private forwardsRemoved = 0;
 
-  constructor(readonly host: string, readonly pid: number, readonly version: string) {}
+  constructor(readonly host: string, readonly pid: number, readonly version: string, private readonly resolved: StatusDocument["resolved"] = null) {}
 
   touch(): void {
     this.updatedAtMs = Date.now();
+  }
+
+  /** The daemon's state; `lastError` stays as it was unless given. */
+  enter(state: DaemonState, lastError: string | null = this.lastError): void {
+    this.state = state;
+    this.lastError = lastError;
+  }
+
+  /** The SSH master answers; `reconnect`: an earlier one had answered before. */
+  connected(masterPid: number | null, reconnect: boolean): void {
+    this.ssh = {
+      ...this.ssh, connected: true, masterPid, connectionsOpened: this.ssh.connectionsOpened + 1,
+      reconnects: this.ssh.reconnects + (reconnect ? 1 : 0), connectedSinceMs: Date.now(), consecutiveFailures: 0,
+    };
+  }
+
+  /** An attempt to connect failed. */
+  connectFailed(): void {
+    this.ssh.consecutiveFailures++;
+  }
+
+  /** Without a connection rdhpf sees no container: rows from the last list would be stale. */
+  containersUnknown(): void {
+    this.containers = [];
+    this.reported = [];
+  }
+
+  /** The SSH master is gone. */
+  disconnected(): void {
+    this.ssh = { ...this.ssh, connected: false, masterPid: null, connectedSinceMs: null };
+  }
+
+  dockerLinked(info: DockerLinkInfo): void {
+    Object.assign(this.docker, { connected: true, ...info });
+  }
+
+  dockerUnlinked(): void {
+    this.docker.connected = false;
+  }
+
+  /** A discovery moved the endpoint; the next link opens there. */
+  dockerEndpointMoved(endpoint: string): void {
+    this.docker.endpoint = endpoint;
+  }
+
+  /** The endpoint last linked or discovered, null before the first. */
+  get dockerEndpoint(): string | null {
+    return this.docker.endpoint;
+  }
+
+  dockerEvent(atMs: number): void {
+    this.docker.eventsReceived++;
+    this.docker.lastEventAtMs = atMs;
+  }
+
+  eventStreamRestarted(): void {
+    this.docker.eventStreamRestarts++;
+  }
+
+  /** Forwards became active or ended, for the totals. */
+  forwardsChanged(added: number, removed: number): void {
+    this.forwardsAdded += added;
+    this.forwardsRemoved += removed;
   }
 
   recordLatency(ms: number): void {
@@ -67,6 +142,11 @@ export class StatusStore {
         published_tcp_ports: [...new Set(c.ports.filter((p) => p.protocol === "tcp").map((p) => p.publicPort))].sort((a, b) => a - b),
       }))
       .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+  }
+
+  /** The ports of the last reconcile that are reported but not forwarded (claimed, ignored, unsupported). */
+  setReported(desired: DesiredForward[]): void {
+    this.reported = desired.filter((d) => d.disposition !== "wanted");
   }
 
   /** Renders the document from the store and the applier's tables. */
@@ -123,7 +203,7 @@ export class StatusStore {
    * while the applier is halfway through one; so the header, the rows and
    * `rdhpf status`'s exit code agree at every instant.
    */
-  private stateGiven(rows: ForwardStatus[]): { state: StatusStore["state"]; lastError: string | null } {
+  private stateGiven(rows: ForwardStatus[]): { state: DaemonState; lastError: string | null } {
     if (this.state === "connected" && rows.some((r) => r.state === "conflict")) return { state: "degraded", lastError: this.lastError ?? CONFLICT_ERROR };
     return { state: this.state, lastError: this.lastError };
   }

@@ -22,8 +22,7 @@ describe("StatusStore", () => {
 
   it("reports the forward counters", () => {
     const store = new StatusStore("h", 1, "0.0.0");
-    store.forwardsAdded = 3;
-    store.forwardsRemoved = 1;
+    store.forwardsChanged(3, 1);
     const doc = store.document(empty);
     assert.equal(doc.forwards_added_total, 3);
     assert.equal(doc.forwards_removed_total, 1);
@@ -36,7 +35,7 @@ describe("StatusStore state", () => {
 
   it("says degraded as soon as a row is in conflict, before the engine's reconcile has finished", () => {
     const store = new StatusStore("h", 1, "0.0.0");
-    store.state = "connected";
+    store.enter("connected", null);
     const doc = store.document(blocked);
     assert.equal(doc.state, "degraded");
     assert.equal(doc.last_error, "some forwards are in conflict");
@@ -44,7 +43,7 @@ describe("StatusStore state", () => {
 
   it("says connected again once the conflict is gone", () => {
     const store = new StatusStore("h", 1, "0.0.0");
-    store.state = "connected";
+    store.enter("connected", null);
     assert.equal(store.document(blocked).state, "degraded");
     const doc = store.document(empty);
     assert.equal(doc.state, "connected");
@@ -53,10 +52,9 @@ describe("StatusStore state", () => {
 
   it("keeps degraded for other trouble, and reconnecting whatever the rows say", () => {
     const store = new StatusStore("h", 1, "0.0.0");
-    store.state = "degraded";
-    store.lastError = "Docker event stream interrupted";
+    store.enter("degraded", "Docker event stream interrupted");
     assert.equal(store.document(empty).state, "degraded");
-    store.state = "reconnecting";
+    store.enter("reconnecting");
     assert.equal(store.document(blocked).state, "reconnecting");
   });
 });

@@ -169,9 +169,44 @@ export function classifySshStderr(stderr: string): SshFailure {
   return { kind: "unknown", message: last === undefined ? "" : displaySafe(last, 300), hint: null };
 }
 
-/** Failures that at first start mean "fix your configuration" (exit 2), not "retry later". */
+/**
+ * Which failure kinds end `rdhpf run` (exit 2) when they happen at the very
+ * first connection, before any session was established. After a first
+ * success nothing is fatal: every kind is retried with backoff.
+ *
+ * The rule: fatal when the cause is most likely the user's input or setup
+ * (the target, keys, known_hosts, the host's address), so that a typo does
+ * not turn into a daemon retrying forever in silence; a service manager
+ * restarts the process anyway. "timeout" belongs with "unreachable" and
+ * "dns": at first start a host that never answers is the README's
+ * "unreachable host" (wrong address, a firewall that drops SSH), whether the
+ * path fails with an error or in silence. Kinds about forwards, sockets or
+ * the master going away are never fatal here: they are not about reaching
+ * the host.
+ */
+const FATAL_AT_FIRST_START: Record<SshErrorKind, boolean> = {
+  "host-key-unknown": true,
+  "host-key-changed": true,
+  auth: true,
+  dns: true,
+  unreachable: true,
+  timeout: true,
+  "port-in-use": false,
+  "bind-failed": false,
+  "forward-refused": false,
+  "forward-failed": false,
+  "stream-local-refused": false,
+  "master-gone": false,
+  "control-socket-in-use": false,
+  unknown: false,
+};
+
+/**
+ * Failures that at first start mean "fix your configuration or the host"
+ * (exit 2), not "retry later"; see FATAL_AT_FIRST_START.
+ */
 export function isConfigurationFailure(kind: SshErrorKind): boolean {
-  return kind === "host-key-unknown" || kind === "host-key-changed" || kind === "auth" || kind === "dns" || kind === "unreachable";
+  return FATAL_AT_FIRST_START[kind];
 }
 
 /** An SSH operation that failed; `kind` says why (see `classifySshStderr`). */

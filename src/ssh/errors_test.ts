@@ -211,15 +211,21 @@ describe("classifySshStderr", () => {
 });
 
 describe("isConfigurationFailure", () => {
+  // The whole table: which failures end `rdhpf run` at its first connection.
   const cases: Array<[SshErrorKind, boolean]> = [
     ["host-key-unknown", true],
     ["host-key-changed", true],
     ["auth", true],
     ["dns", true],
     ["unreachable", true],
-    ["timeout", false],
-    ["master-gone", false],
+    ["timeout", true],
     ["port-in-use", false],
+    ["bind-failed", false],
+    ["forward-refused", false],
+    ["forward-failed", false],
+    ["stream-local-refused", false],
+    ["master-gone", false],
+    ["control-socket-in-use", false],
     ["unknown", false],
   ];
   for (const [kind, fatal] of cases) it(`${kind} ${fatal ? "is" : "is not"} a configuration failure at first start`, () => assert.equal(isConfigurationFailure(kind), fatal));

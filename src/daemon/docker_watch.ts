@@ -1,0 +1,174 @@
+/**
+ * The Docker side of one SSH session: keeps a Docker link (docker_link.ts)
+ * and its event stream up while the session lives, and turns what it sees
+ * into reconcile requests. A broken link is retried with backoff capped at
+ * 5 s; the SSH session is not its business (the engine ends that).
+ *
+ * The event stream is opened *before* the first list, so nothing that
+ * happens between the two is lost.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { chooseEndpoint } from "../docker/endpoint_choice.ts";
+import { isContainerLifecycleEvent } from "../docker/events.ts";
+import { RdhpfError } from "../errors.ts";
+import type { InstancePaths } from "../paths.ts";
+import type { Mux } from "../ssh/mux.ts";
+import { displaySafe } from "../text_safety.ts";
+import { sleep } from "../sleep.ts";
+import { writeFileAtomic } from "../atomic_file.ts";
+import { backoffDelayMs } from "./backoff.ts";
+import { type DockerLink, discoverEndpoint, endpointToOpen, openDockerLink, readCachedEndpoint } from "./docker_link.ts";
+import type { StatusStore } from "./status_store.ts";
+
+const log = getLogger(["rdhpf", "engine"]);
+
+const DOCKER_RETRY_CAP_MS = 5_000;
+/**
+ * dockerd emits `die` before its container list (a snapshot) shows the
+ * container stopped, so the list a `die` triggers can still show it running
+ * (seen in churn tests with dockerd 20.10). A second look this long after the
+ * last event catches it instead of the next resync, 30 s later.
+ */
+const SETTLE_RECHECK_MS = 1_000;
+
+export class DockerWatch {
+  private link: DockerLink | null = null;
+  private settleRecheck: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(
+    private readonly mux: Mux,
+    private readonly paths: InstancePaths,
+    private readonly store: StatusStore,
+    /** Asks for a reconcile; `eventAtMs` is the event that asked, for the latency figures. */
+    private readonly requestReconcile: (eventAtMs?: number) => void,
+    /** Writes the status out. */
+    private readonly publish: () => void,
+  ) {}
+
+  /** The link in use, or null between two. */
+  get current(): DockerLink | null {
+    return this.link;
+  }
+
+  /** Keeps a link and its event stream up until `signal` aborts; `onHealthy` when a stream is live. */
+  async run(signal: AbortSignal, onHealthy: () => void): Promise<void> {
+    let failures = 0;
+    let rechecked = false;
+    while (!signal.aborted) {
+      let lastError = "Docker event stream interrupted";
+      try {
+        const { endpoint, fromCache } = await endpointToOpen(this.mux, this.knownEndpoint());
+        if (signal.aborted) return;
+        this.link = await openDockerLink(this.mux, this.paths, endpoint);
+        const d = this.link;
+        this.store.dockerLinked({ serverVersion: d.serverVersion, apiVersion: d.apiVersion, transport: d.transport, endpoint: d.endpoint });
+        log.info("Docker daemon connectivity validated", { docker_version: d.serverVersion, api_version: d.apiVersion, transport: d.transport, endpoint: d.endpoint });
+        if (fromCache && !rechecked) {
+          rechecked = true;
+          void this.recheckEndpoint(endpoint, signal);
+        }
+        await this.streamEvents(d, signal, () => {
+          failures = 0;
+          onHealthy();
+        });
+      } catch (err) {
+        if (signal.aborted) return;
+        if (err instanceof RdhpfError) lastError = err.hint ? `${err.message}; ${err.hint}` : err.message;
+        log.warn("Docker link failed; retrying", { error: (err as Error).message, hint: (err as RdhpfError).hint ?? null, retry_in_ms: backoffDelayMs(failures, DOCKER_RETRY_CAP_MS) });
+      } finally {
+        await this.close();
+      }
+      if (signal.aborted) return;
+      this.store.eventStreamRestarted();
+      this.store.enter("degraded", lastError);
+      this.publish();
+      await sleep(backoffDelayMs(failures++, DOCKER_RETRY_CAP_MS), signal);
+    }
+  }
+
+  /** Closes the link; a stream reading from it ends. */
+  async close(): Promise<void> {
+    const d = this.link;
+    this.link = null;
+    this.store.dockerUnlinked();
+    if (d) await d.close().catch(() => undefined);
+  }
+
+  /** The endpoint last used: the cache, or this process's memory of it when the cache is unreadable. */
+  private knownEndpoint(): string | null {
+    return readCachedEndpoint(this.paths) ?? this.store.dockerEndpoint;
+  }
+
+  /**
+   * The endpoint used from the cache is checked once per connection. Only a
+   * successful discovery that reports another endpoint switches (the link
+   * restarts on it); a failed one keeps the endpoint and the cache.
+   */
+  private async recheckEndpoint(used: string, signal: AbortSignal): Promise<void> {
+    const choice = chooseEndpoint(used, await discoverEndpoint(this.mux));
+    if (signal.aborted) return;
+    if (choice.kind === "keep") {
+      log.warn("Could not re-check the remote Docker endpoint; keeping the last known one", { endpoint: used, reason: displaySafe(choice.reason, 200) });
+    } else if (choice.kind === "use" && choice.changedFrom !== null) {
+      log.info("Remote Docker endpoint changed; switching", { from: choice.changedFrom, to: choice.endpoint });
+      try {
+        writeFileAtomic(this.paths.endpointCache, `${choice.endpoint}\n`);
+      } catch (err) {
+        log.warn("Could not write the endpoint cache", { path: this.paths.endpointCache, error: (err as Error).message });
+      }
+      this.store.dockerEndpointMoved(choice.endpoint);
+      await this.close();
+    }
+  }
+
+  /** Streams events until the stream ends. */
+  private async streamEvents(link: DockerLink, signal: AbortSignal, onOpen: () => void): Promise<void> {
+    const started = Date.now();
+    let received = 0;
+    let firstAt: number | null = null;
+    const streamAbort = new AbortController();
+    const stop = () => streamAbort.abort();
+    signal.addEventListener("abort", stop, { once: true });
+    // close() (endpoint change) ends the stream by closing the client.
+    try {
+      for await (const event of link.client.events({
+        signal: streamAbort.signal,
+        onOpen: () => {
+          log.info("docker events stream started", { startup_duration_ms: Date.now() - started });
+          this.store.enter("connected", null);
+          this.publish();
+          onOpen();
+          this.requestReconcile();
+        },
+      })) {
+        const now = Date.now();
+        received++;
+        this.store.dockerEvent(now);
+        if (firstAt === null) {
+          firstAt = now;
+          log.info("First Docker event received", { time_since_start_ms: now - started });
+        }
+        if (isContainerLifecycleEvent(event)) {
+          this.requestReconcile(now);
+          this.requestSettleRecheck();
+        }
+        if (this.link !== link) break;
+      }
+    } finally {
+      signal.removeEventListener("abort", stop);
+      log.info("docker events stream ended", { total_duration_ms: Date.now() - started, events_received: received });
+    }
+  }
+
+  /** One more reconcile SETTLE_RECHECK_MS after the last lifecycle event (see SETTLE_RECHECK_MS). */
+  private requestSettleRecheck(): void {
+    if (this.settleRecheck) clearTimeout(this.settleRecheck);
+    this.settleRecheck = setTimeout(() => {
+      this.settleRecheck = null;
+      this.requestReconcile();
+    }, SETTLE_RECHECK_MS);
+    this.settleRecheck.unref?.();
+  }
+}

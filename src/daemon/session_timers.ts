@@ -1,0 +1,59 @@
+/**
+ * The timers of one SSH session: a health check of the master every 15 s,
+ * a resync (reconcile from the full list) every 30 s, and wake detection.
+ *
+ * Wake detection rides on the health timer: a laptop that slept, or an
+ * rdhpf that was stopped (SIGSTOP, a debugger), sees that timer fire late.
+ * After such a gap the forwards may be stale and the TCP connection dead
+ * without the master knowing yet, so the session checks at once instead of
+ * waiting for the keepalive.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+
+const log = getLogger(["rdhpf", "engine"]);
+
+/** A timer that fires this much later than planned means the machine slept (or we were stopped). */
+export const WAKE_SLACK_MS = 5_000;
+
+/** How late a periodic timer fired, given its last tick; lateness within WAKE_SLACK_MS is scheduling noise. */
+export function wokeAfterGap(nowMs: number, lastTickMs: number, intervalMs: number): { woke: boolean; lateMs: number } {
+  const lateMs = nowMs - lastTickMs - intervalMs;
+  return { woke: lateMs > WAKE_SLACK_MS, lateMs };
+}
+
+export interface SessionTimerOptions {
+  healthIntervalMs: number;
+  resyncIntervalMs: number;
+  /** Whether the master still answers (`ssh -O check`). */
+  checkMaster: () => Promise<boolean>;
+  requestReconcile: () => void;
+  /** Asks the Docker engine for a sign of life; rejects when none comes. Absent while there is no link. */
+  pingDocker: () => Promise<unknown> | undefined;
+  /** Ends the session: it reconnects from the top. */
+  endSession: (reason: string) => void;
+  /** The session's signal: a check failing after it aborted ends nothing. */
+  signal: AbortSignal;
+}
+
+/** Starts the timers; returns the function that stops them. */
+export function startSessionTimers(o: SessionTimerOptions): () => void {
+  let lastTickMs = Date.now();
+  const health = setInterval(async () => {
+    const now = Date.now();
+    const { woke, lateMs } = wokeAfterGap(now, lastTickMs, o.healthIntervalMs);
+    lastTickMs = now;
+    if (woke) {
+      log.info("Timer fired late: the machine slept or rdhpf was stopped; checking now", { late_ms: lateMs });
+      o.requestReconcile();
+      o.pingDocker()?.catch(() => o.endSession("no answer from Docker after wake"));
+    }
+    if (!(await o.checkMaster().catch(() => false)) && !o.signal.aborted) o.endSession("ControlMaster check failed");
+  }, o.healthIntervalMs);
+  const resync = setInterval(o.requestReconcile, o.resyncIntervalMs);
+  return () => {
+    clearInterval(health);
+    clearInterval(resync);
+  };
+}
