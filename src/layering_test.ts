@@ -3,8 +3,9 @@
  * flow downward, cli → doctor → daemon → forward → the adapters (docker,
  * ssh, status, service, log) → process helpers → the leaves in src/ itself. A folder may import
  * only from folders below it; folders on the same level never import each
- * other, so there is no cycle between folders. Modules whose name starts with
- * `_` are internal to their folder.
+ * other, so there is no cycle between folders. A folder's public surface is
+ * its `mod.ts` (as in Deno's standard library): an import from another folder
+ * names that file, never a module behind it.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -78,6 +79,11 @@ describe("import direction of src/", () => {
       return a !== b && !(LEVELS[a]! > LEVELS[b]!);
     });
     assert.deepEqual(wrong.map((e) => `${e.from} → ${e.to}`), []);
+  });
+
+  it("enters another folder only through its mod.ts", () => {
+    const behind = all.filter((e) => folderOf(e.to) !== "." && folderOf(e.from) !== folderOf(e.to) && !e.to.endsWith("/mod.ts"));
+    assert.deepEqual(behind.map((e) => `${e.from} → ${e.to}`), [], "export it from the folder's mod.ts and import that");
   });
 
   it("keeps `_` modules internal to their folder", () => {

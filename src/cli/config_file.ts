@@ -12,9 +12,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { usageError } from "../errors.ts";
-import { OnConflictSchema } from "../forward/conflict.ts";
-import { MaxForwardsSchema } from "../forward/desired.ts";
-import { parsePortMap, parsePortRanges } from "../forward/rules.ts";
+import { MaxForwardsSchema, OnConflictSchema, parsePortMap, parsePortRanges } from "../forward/mod.ts";
 import { LogFormatSchema, LogLevelSchema } from "../log/mod.ts";
 
 /** A port rule string, checked by the parser `rdhpf run` uses, so that the error names the key. */

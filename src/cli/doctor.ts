@@ -6,11 +6,11 @@
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import { doctorExitCode, DoctorFormatSchema, renderDoctor, runDoctor } from "../doctor/mod.ts";
-import { parseTarget, validateSshOption } from "../ssh/target.ts";
+import { parseTarget, validateSshOption } from "../ssh/mod.ts";
 import { VERSION } from "../version.ts";
 import { loadConfigFile } from "./config_file.ts";
 import { targetSettings, withTargetOptions } from "./options.ts";
-import { hasIpv6Loopback } from "../forward/listen.ts";
+import { hasIpv6Loopback } from "../forward/mod.ts";
 import { forwardingSettings, withForwardingOptions } from "./forwarding_options.ts";
 
 export function doctorCommand(): Command<[], Record<string, unknown>> {

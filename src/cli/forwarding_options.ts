@@ -12,9 +12,7 @@ import { type Command, InvalidArgumentError, Option, type OptionValues } from "@
 import { isIP } from "node:net";
 import { getLogger } from "@logtape/logtape";
 import { usageError } from "../errors.ts";
-import { type OnConflict, OnConflictSchema } from "../forward/conflict.ts";
-import { DEFAULT_MAX_FORWARDS, MaxForwardsSchema } from "../forward/desired.ts";
-import { NO_RULES, parsePortMap, parsePortRanges, type PortRules } from "../forward/rules.ts";
+import { DEFAULT_MAX_FORWARDS, MaxForwardsSchema, NO_RULES, type OnConflict, OnConflictSchema, parsePortMap, parsePortRanges, type PortRules } from "../forward/mod.ts";
 import type { ConfigFile } from "./config_file.ts";
 import { collect } from "./options.ts";
 

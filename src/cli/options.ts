@@ -4,7 +4,7 @@
  * @module
  */
 import type { Command, OptionValues } from "@commander-js/extra-typings";
-import type { SshCliOptions } from "../daemon/instance.ts";
+import type { SshCliOptions } from "../daemon/mod.ts";
 import type { ConfigFile } from "./config_file.ts";
 
 /** Commander reducer for repeatable options. */

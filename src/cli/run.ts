@@ -6,19 +6,15 @@
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import { getLogger } from "@logtape/logtape";
-import { startControlServer } from "../daemon/control_server.ts";
-import { Engine } from "../daemon/engine.ts";
-import { InstanceLock } from "../daemon/lock.ts";
-import { ensurePrivateDir } from "../daemon/state_file.ts";
+import { Engine, ensurePrivateDir, InstanceLock, resolveInstance, startControlServer } from "../daemon/mod.ts";
 import { usageError } from "../errors.ts";
 import { LogFormatSchema, LogLevelSchema, setupLogging, stopLogging } from "../log/mod.ts";
 import { VERSION } from "../version.ts";
 import { loadConfigFile } from "./config_file.ts";
 import { forwardingSettings, withForwardingOptions } from "./forwarding_options.ts";
-import { hasIpv6Loopback, listenAddresses } from "../forward/listen.ts";
+import { hasIpv6Loopback, listenAddresses } from "../forward/mod.ts";
 import { targetSettings, withTargetOptions } from "./options.ts";
-import { lintSshConfig, readUserSshConfig } from "../ssh/config_lint.ts";
-import { resolveInstance } from "../daemon/instance.ts";
+import { lintSshConfig, readUserSshConfig } from "../ssh/mod.ts";
 
 const log = getLogger(["rdhpf", "run"]);
 

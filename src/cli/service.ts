@@ -10,16 +10,14 @@ import { Command, Option } from "@commander-js/extra-typings";
 import { homedir } from "node:os";
 import { basename, resolve } from "node:path";
 import { usageError } from "../errors.ts";
-import { installService, serviceStatus, uninstallService } from "../service/install.ts";
-import { canRunCommands, isExecutable } from "../service/manager_commands.ts";
-import { launchdLogDir, planService, type ServicePlatform, ServicePlatformSchema } from "../service/plan.ts";
-import { validateSshOption } from "../ssh/target.ts";
+import { canRunCommands, installService, isExecutable, launchdLogDir, planService, type ServicePlatform, ServicePlatformSchema, serviceStatus, uninstallService } from "../service/mod.ts";
+import { validateSshOption } from "../ssh/mod.ts";
 import { hasUnsafeChars } from "../text_safety.ts";
 import { loadConfigFile } from "./config_file.ts";
 import { buildRules, validateBind } from "./forwarding_options.ts";
 import { targetSettings } from "./options.ts";
 import { runCommand } from "./run.ts";
-import { chooseTarget } from "../daemon/instance.ts";
+import { chooseTarget } from "../daemon/mod.ts";
 
 /** What the service commands read from the process; tests replace it. */
 export interface ServiceCliDeps {

@@ -6,12 +6,10 @@
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import { runtimeDir } from "../paths.ts";
-import type { InstanceSelection } from "../status/client.ts";
-import { StatusFormatSchema } from "../status/render.ts";
-import { showStatus } from "../status/show.ts";
+import { type InstanceSelection, showStatus, StatusFormatSchema } from "../status/mod.ts";
 import { loadConfigFile } from "./config_file.ts";
 import { targetSettings, withTargetOptions } from "./options.ts";
-import { resolveInstance } from "../daemon/instance.ts";
+import { resolveInstance } from "../daemon/mod.ts";
 
 /** The options `status` and `wait` share to find an instance. */
 export interface InstanceCliOptions {

@@ -7,8 +7,7 @@
 import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
 import { usageError } from "../errors.ts";
 import { PORT_HINT, parsePortText } from "../port.ts";
-import { parseDuration } from "../status/duration.ts";
-import { waitUntilReady } from "../status/waiter.ts";
+import { parseDuration, waitUntilReady } from "../status/mod.ts";
 import { collect, withTargetOptions } from "./options.ts";
 import { resolveSelection } from "./status.ts";
 

@@ -12,7 +12,7 @@
 import { createServer, type Server } from "node:http";
 import { chmodSync, rmSync } from "node:fs";
 import { getLogger } from "@logtape/logtape";
-import type { StatusDocument } from "../status/schema.ts";
+import type { StatusDocument } from "../status/mod.ts";
 
 const log = getLogger(["rdhpf", "control"]);
 

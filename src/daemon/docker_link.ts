@@ -17,13 +17,10 @@
  */
 import { readFileSync, rmSync } from "node:fs";
 import { getLogger } from "@logtape/logtape";
-import { EngineClient } from "../docker/client.ts";
-import { type DiscoveryOutcome, ENDPOINT_DISCOVERY_COMMAND, parseEndpoint, readDiscovery } from "../docker/endpoint.ts";
-import { chooseEndpoint } from "../docker/endpoint_choice.ts";
-import { startDialStdioRelay } from "../docker/relay.ts";
+import { chooseEndpoint, type DiscoveryOutcome, ENDPOINT_DISCOVERY_COMMAND, EngineClient, parseEndpoint, readDiscovery, startDialStdioRelay } from "../docker/mod.ts";
 import { RdhpfError } from "../errors.ts";
 import { displaySafe } from "../text_safety.ts";
-import type { Mux } from "../ssh/mux.ts";
+import type { Mux } from "../ssh/mod.ts";
 import type { InstancePaths } from "../paths.ts";
 import { writeFileAtomic } from "../atomic_file.ts";
 

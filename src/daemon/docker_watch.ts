@@ -10,11 +10,10 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { chooseEndpoint } from "../docker/endpoint_choice.ts";
-import { isContainerLifecycleEvent } from "../docker/events.ts";
+import { chooseEndpoint, isContainerLifecycleEvent } from "../docker/mod.ts";
 import { RdhpfError } from "../errors.ts";
 import type { InstancePaths } from "../paths.ts";
-import type { Mux } from "../ssh/mux.ts";
+import type { Mux } from "../ssh/mod.ts";
 import { displaySafe } from "../text_safety.ts";
 import { sleep } from "../sleep.ts";
 import { writeFileAtomic } from "../atomic_file.ts";

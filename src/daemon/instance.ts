@@ -8,12 +8,10 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { currentDockerContext, type DockerContext } from "../docker/local_context.ts";
+import { currentDockerContext, type DockerContext } from "../docker/mod.ts";
 import { usageError } from "../errors.ts";
 import { instancePaths, type InstancePaths, runtimeDir } from "../paths.ts";
-import type { SshContext } from "../ssh/argv.ts";
-import { instanceIdentity, resolveTarget } from "../ssh/resolve.ts";
-import { defaultTargetFromEnv, parseTarget, type SshTarget, validateSshOption } from "../ssh/target.ts";
+import { defaultTargetFromEnv, instanceIdentity, parseTarget, resolveTarget, type SshContext, type SshTarget, validateSshOption } from "../ssh/mod.ts";
 
 const log = getLogger(["rdhpf", "cli"]);
 

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { ObservedContainer } from "../docker/types.ts";
+import type { ObservedContainer } from "../docker/mod.ts";
 
 /** First sightings by container id; 0 for containers already there at the first list. */
 export interface Sightings {

@@ -14,12 +14,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { hostPort } from "../address.ts";
-import type { ApplyOutcome, ForwardApplier } from "../forward/applier.ts";
-import { type OnConflict, type Relocation, resolveConflicts } from "../forward/conflict.ts";
-import { DEFAULT_MAX_FORWARDS, type DesiredForward, desiredForwards, overCapReason } from "../forward/desired.ts";
-import { planForwards } from "../forward/diff.ts";
-import { localPortProbe } from "../forward/port_probe.ts";
-import type { PortRules } from "../forward/rules.ts";
+import { type ApplyOutcome, DEFAULT_MAX_FORWARDS, type DesiredForward, desiredForwards, type ForwardApplier, localPortProbe, type OnConflict, overCapReason, planForwards, type PortRules, type Relocation, resolveConflicts } from "../forward/mod.ts";
 import { displaySafe } from "../text_safety.ts";
 import type { DockerLink } from "./docker_link.ts";
 import { NO_SIGHTINGS, type Sightings, withObservedStart } from "./observed_start.ts";

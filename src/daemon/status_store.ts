@@ -5,11 +5,9 @@
  *
  * @module
  */
-import type { ActiveForward } from "../forward/diff.ts";
-import type { DesiredForward } from "../forward/desired.ts";
-import type { ObservedContainer } from "../docker/types.ts";
-import type { BlockedForward, EndedForward } from "../forward/applier.ts";
-import type { ContainerStatus, DaemonState, ForwardStatus, StatusDocument } from "../status/schema.ts";
+import type { ActiveForward, BlockedForward, DesiredForward, EndedForward } from "../forward/mod.ts";
+import type { ObservedContainer } from "../docker/mod.ts";
+import type { ContainerStatus, DaemonState, ForwardStatus, StatusDocument } from "../status/mod.ts";
 
 const LATENCY_SAMPLES = 100;
 /** `last_error` while the only trouble is forwards in conflict. */

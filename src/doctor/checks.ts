@@ -5,9 +5,8 @@
  *
  * @module
  */
-import type { OnConflict } from "../forward/conflict.ts";
-import type { SshConfigFinding } from "../ssh/config_lint.ts";
-import type { SshErrorKind } from "../ssh/errors.ts";
+import type { OnConflict } from "../forward/mod.ts";
+import type { SshConfigFinding, SshErrorKind } from "../ssh/mod.ts";
 import { type CheckId, CheckIdSchema, type CheckResult, type CheckStatus, type DoctorReport, doctorExitCode, summarize } from "./report.ts";
 import type { SshdSettings } from "./sshd_settings.ts";
 

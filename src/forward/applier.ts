@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { LocalForward } from "../ssh/argv.ts";
+import type { LocalForward } from "../ssh/mod.ts";
 import type { DesiredForward } from "./desired.ts";
 import type { ActiveForward, ForwardPlan } from "./diff.ts";
 

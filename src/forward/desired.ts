@@ -7,7 +7,7 @@
  * @module
  */
 import { z } from "zod";
-import type { ObservedContainer, PublishedPort } from "../docker/types.ts";
+import type { ObservedContainer, PublishedPort } from "../docker/mod.ts";
 import { excludedBy, isIgnored, localPortFor, type PortRules } from "./rules.ts";
 
 export const DesiredForwardSchema = z.object({

@@ -15,10 +15,11 @@
  *
  * @module
  */
-export { forwardSpec, type LocalForward, type SshContext, type SshOperation, sshArgv } from "./argv.ts";
-export { classifySshStderr, isConfigurationFailure, SshConnectError, type SshErrorKind, type SshFailure } from "./errors.ts";
-export { type MasterExitInfo, type MasterLog, SshMaster, type SshMasterOptions } from "./master.ts";
-export { type ExecResult, type FailedForward, failureReason, Mux, type MuxOptions, type MuxResult } from "./mux.ts";
-export { runSsh, type SshRunResult, spawnSsh } from "./process.ts";
-export { instanceIdentity, parseSshG, type ResolvedTarget, resolveTarget } from "./resolve.ts";
-export { defaultTargetFromEnv, destination, parseTarget, type SshTarget, SshTargetSchema, validateSshOption } from "./target.ts";
+export { type LocalForward, type SshContext } from "./argv.ts";
+export { lintSshConfig, readUserSshConfig, type SshConfigFinding } from "./config_lint.ts";
+export { isConfigurationFailure, SshConnectError, type SshErrorKind } from "./errors.ts";
+export { SshMaster } from "./master.ts";
+export { Mux } from "./mux.ts";
+export { runSsh } from "./process.ts";
+export { instanceIdentity, resolveTarget, sshGValues } from "./resolve.ts";
+export { defaultTargetFromEnv, parseTarget, validateSshOption, type SshTarget } from "./target.ts";

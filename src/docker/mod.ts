@@ -1,0 +1,16 @@
+/**
+ * The Docker Engine API, spoken over a local unix socket that reaches the
+ * remote engine: the client, the event filter, the remote endpoint (how it is
+ * discovered and when it may change), the dial-stdio relay, and the observed
+ * containers with their published ports. Everything outside this folder uses
+ * it through this module.
+ *
+ * @module
+ */
+export { EngineClient } from "./client.ts";
+export { ENDPOINT_DISCOVERY_COMMAND, parseEndpoint, readDiscovery, type DiscoveryOutcome } from "./endpoint.ts";
+export { chooseEndpoint } from "./endpoint_choice.ts";
+export { isContainerLifecycleEvent } from "./events.ts";
+export { currentDockerContext, type DockerContext } from "./local_context.ts";
+export { startDialStdioRelay } from "./relay.ts";
+export { type ObservedContainer, type PublishedPort } from "./types.ts";
