@@ -47,6 +47,8 @@ export class Reconciler {
   private readonly announcedBlocks = new Map<number, string>();
   /** How many ports --max-forwards left out at the last warning (see warnOverCap). */
   private overCapAnnounced = 0;
+  /** Container id + note of the rule notes already warned about (see warnRuleNotes). */
+  private ruleNotesAnnounced = new Set<string>();
   private sightings: Sightings = NO_SIGHTINGS;
   /** --on-conflict next-free choices; kept across reconnects so a moved forward comes back on the same port. */
   private relocations = new Map<string, Relocation>();
@@ -70,6 +72,7 @@ export class Reconciler {
     this.store.setContainers(observed.containers);
     const desired = await this.resolvePortConflicts(desiredForwards(observed.containers, this.opts.rules, this.opts.maxForwards));
     this.warnOverCap(desired);
+    this.warnRuleNotes(desired);
     const outcome = await this.applier.apply(planForwards(desired, this.applier.active));
     this.report(outcome, triggersMs);
     this.retryNextFreeSoon(outcome.blocked.length > 0);
@@ -111,6 +114,21 @@ export class Reconciler {
    * port), and only when their number changes: the resync every 30 s would
    * otherwise repeat it forever.
    */
+  /** One warning per container and rule that could not apply as written (a bad rdhpf.port label, a --map given twice). */
+  private warnRuleNotes(desired: DesiredForward[]): void {
+    const now = new Set<string>();
+    for (const d of desired) {
+      if (!d.ruleNote) continue;
+      const key = `${d.containerId} ${d.ruleNote}`;
+      now.add(key);
+      if (!this.ruleNotesAnnounced.has(key)) {
+        log.warn("A port rule could not apply as written", { container: displaySafe(d.containerName, 80), remote_port: d.remotePort, local_port: d.localPort, reason: displaySafe(d.ruleNote, 300) });
+      }
+    }
+    // Forget containers that are gone, so memory follows the host.
+    this.ruleNotesAnnounced = now;
+  }
+
   private warnOverCap(desired: DesiredForward[]): void {
     const maxForwards = this.opts.maxForwards ?? DEFAULT_MAX_FORWARDS;
     const reason = overCapReason(maxForwards);

@@ -22,6 +22,8 @@ export const DesiredForwardSchema = z.object({
   /** "wanted": should be forwarded; the others are reported only. */
   disposition: z.enum(["wanted", "unsupported", "ignored", "claimed"]),
   reason: z.string().nullable(),
+  /** A rule the user wrote that could not apply as written (also the reason of a wanted forward): worth one warning. */
+  ruleNote: z.string().optional(),
 });
 export type DesiredForward = z.infer<typeof DesiredForwardSchema>;
 
@@ -113,7 +115,7 @@ export function desiredForwards(containers: ObservedContainer[], rules: PortRule
         out.push({ ...base, disposition: "ignored", reason: "container has label rdhpf.ignore=true" });
       } else {
         const excluded = excludedBy(p.publicPort, rules);
-        out.push(excluded ? { ...base, disposition: "ignored", reason: excluded } : { ...base, disposition: "wanted", reason: local.note });
+        out.push(excluded ? { ...base, disposition: "ignored", reason: excluded } : { ...base, disposition: "wanted", reason: local.note, ...(local.note ? { ruleNote: local.note } : {}) });
       }
     }
   }

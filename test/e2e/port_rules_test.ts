@@ -122,6 +122,26 @@ describe("port rules and labels (compiled binary, real sshd + dockerd)", { skip 
     assert.match(table.stdout, /29101[\s\S]*ignored|ignored[\s\S]*29101/);
   });
 
+  it("says so, once and in status, when a rule cannot apply as written: a bad rdhpf.port label, a --map given twice", async () => {
+    await container("badlabel", ["--label", "rdhpf.port.29104=postgres", ...publish(29104)]);
+    await container("mapped", publish(29105));
+    const d = await startDaemon(["--map", "29105:29205", "--map", "29105:29305"]);
+    const rows = await rowsFor(d, [29104, 29105]);
+    assert.deepEqual([rows.get(29104)!.local_port, rows.get(29104)!.state], [29104, "active"]);
+    assert.match(rows.get(29104)!.reason ?? "", /^label rdhpf\.port\.29104="postgres" is not a port .*; forwarded on 29104$/);
+    assert.deepEqual([rows.get(29105)!.local_port, rows.get(29105)!.state], [29305, "active"]);
+    assert.equal(rows.get(29105)!.reason, "--map for remote port 29105 given with 29205, 29305; the last, 29305, applies");
+    assert.ok(await httpGet(29104));
+    assert.ok(await httpGet(29305));
+    // Another container event reconciles again: still one warning per container and rule.
+    await container("bystander", publish(29106));
+    await rowsFor(d, [29106]);
+    const warned = (re: RegExp) => d.logs().split("\n").filter((l) => /A port rule could not apply as written/.test(l) && re.test(l)).length;
+    assert.equal(warned(/remote_port=29104/), 1, d.logs());
+    assert.equal(warned(/remote_port=29105/), 1, d.logs());
+    assert.match(d.logs(), /A remote port is mapped more than once; the last --map applies/);
+  });
+
   it("reads rules from --config; a rule on the command line replaces the file's", async () => {
     const cfg = scratchFile("rdhpf.json", JSON.stringify({ includePorts: "29040-29049", excludePorts: "29041", map: ["29042:29142"] }));
     try {
