@@ -3,6 +3,8 @@
  * result per check out, with the next step for anything not ok. Pure; the
  * probes live in run_doctor.ts.
  *
+ * Over 300 lines as one concept: the doctor's verdicts, one pure function per check.
+ *
  * @module
  */
 import type { OnConflict } from "../forward/mod.ts";

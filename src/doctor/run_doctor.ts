@@ -7,6 +7,8 @@
  * add keys silently (accept-new, no) is checked strictly, and
  * UpdateHostKeys=no.
  *
+ * Over 300 lines as one concept: the doctor's probes, one per check, in check order.
+ *
  * @module
  */
 import { connects } from "../connects.ts";

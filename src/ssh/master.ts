@@ -12,6 +12,8 @@
  *   multiplexing": a connection nothing can use. `start()` therefore clears
  *   the path first and kills such a master at once.
  *
+ * Over 300 lines as one concept: the life of the one ControlMaster process.
+ *
  * @module
  */
 import type { ChildProcess } from "node:child_process";

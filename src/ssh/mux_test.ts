@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LocalForward } from "./argv.ts";
 import { classifySshStderr } from "./errors.ts";
-import { chunksOf, failedForwardsInMasterLog, failureReason, masterLinesFor, Mux, SPECS_PER_CALL } from "./mux.ts";
+import { chunksOf, failedForwardsInMasterLog, failureReason, masterLinesFor, SPECS_PER_CALL } from "./forward_outcome.ts";
+import { Mux } from "./mux.ts";
 import { parseTarget } from "./target.ts";
 
 const f = (bindAddress: string, localPort: number, remoteHost = "127.0.0.1", remotePort = localPort): LocalForward => ({ bindAddress, localPort, remoteHost, remotePort });
