@@ -11,7 +11,7 @@
  */
 import { afterAll, describe, expect, it } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
@@ -21,6 +21,7 @@ const MONITORING_DIR = join(import.meta.dir, "..", "..", "docs", "monitoring");
 const RULES_FILE = join(MONITORING_DIR, "rdhpf.rules.yml");
 const RULES_TEST_FILE = join(MONITORING_DIR, "rdhpf.rules.test.yml");
 const DASHBOARD_FILE = join(MONITORING_DIR, "rdhpf-dashboard.json");
+const README_FILE = join(MONITORING_DIR, "README.md");
 
 /**
  * Sample names rdhpf's metrics endpoint exposes (the metric contract). The
@@ -191,7 +192,10 @@ function promtoolSkipReason(): string | false {
   return reason;
 }
 
-function promtool(...args: string[]): { status: number | null; output: string } {
+/** promtool test rules takes about 3 s on an idle machine; a busy CI machine is slower. */
+const PROMTOOL_TEST_TIMEOUT_MS = 120_000;
+
+function promtool(...args: string[]): { status: number | null; stdout: string; output: string } {
   const bin = promtoolPath();
   if (!bin) {
     throw new Error(
@@ -199,7 +203,7 @@ function promtool(...args: string[]): { status: number | null; output: string } 
     );
   }
   const r = spawnSync(bin, args, { encoding: "utf8", timeout: 120_000 });
-  return { status: r.status, output: `${r.stdout}${r.stderr}` };
+  return { status: r.status, stdout: r.stdout, output: `${r.stdout}${r.stderr}` };
 }
 
 describe.skipIf(promtoolSkipReason() !== false)("promtool", () => {
@@ -210,14 +214,14 @@ describe.skipIf(promtoolSkipReason() !== false)("promtool", () => {
     const r = promtool("check", "rules", RULES_FILE);
     expect(r.output).toContain("SUCCESS");
     expect(r.status).toBe(0);
-  });
+  }, PROMTOOL_TEST_TIMEOUT_MS);
 
   it("passes the alert rules' unit tests (promtool test rules)", () => {
     const r = promtool("test", "rules", RULES_TEST_FILE);
     if (r.status !== 0) console.error(r.output);
     expect(r.output).toContain("SUCCESS");
     expect(r.status).toBe(0);
-  });
+  }, PROMTOOL_TEST_TIMEOUT_MS);
 
   it("parses every dashboard query (as recording rules, with Grafana's variables filled in)", () => {
     const file = join(scratch, "dashboard_queries.rules.yml");
@@ -227,5 +231,40 @@ describe.skipIf(promtoolSkipReason() !== false)("promtool", () => {
     if (r.status !== 0) console.error(r.output);
     expect(r.output).toContain(`SUCCESS: ${rules.length} rules found`);
     expect(r.status).toBe(0);
-  });
+  }, PROMTOOL_TEST_TIMEOUT_MS);
+  it("accepts the README's scrape configurations, and their relabelling makes instance the runner's name", () => {
+    const readme = readFileSync(README_FILE, "utf8");
+    const scrapeBlocks = [...readme.matchAll(/```yaml\n(scrape_configs:\n[\s\S]*?)```/g)].map((m) => m[1] ?? "");
+    expect(scrapeBlocks.length).toBe(2);
+    const targetsBlock = /```yaml\n# \/etc\/prometheus\/targets\/rdhpf\/ci\.yml\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(targetsBlock).toBeDefined();
+    const targetsDir = join(scratch, "targets");
+    mkdirSync(targetsDir);
+    writeFileSync(join(targetsDir, "ci.yml"), targetsBlock ?? "");
+    const jobs = scrapeBlocks.flatMap((b, i) =>
+      (YAML.parse(b) as { scrape_configs: Record<string, unknown>[] }).scrape_configs.map((job) => {
+        const sd = job.file_sd_configs as { files: string[] }[] | undefined;
+        if (sd) for (const c of sd) c.files = [join(targetsDir, "*.yml")];
+        return { ...job, job_name: `${job.job_name}-${i}` };
+      }),
+    );
+    const config = join(scratch, "prometheus.yml");
+    writeFileSync(config, YAML.stringify({ rule_files: [RULES_FILE], scrape_configs: jobs }));
+    const check = promtool("check", "config", config);
+    if (check.status !== 0) console.error(check.output);
+    expect(check.status).toBe(0);
+
+    // Static and file discovery only read the config and the files: nothing is scraped.
+    for (const job of jobs) {
+      const r = promtool("check", "service-discovery", "--timeout=1s", config, String(job.job_name));
+      expect(r.status).toBe(0);
+      if (r.status !== 0) console.error(r.output);
+      const targets = JSON.parse(r.stdout) as { labels: Record<string, string> }[];
+      expect(targets.map((t) => [t.labels.instance, t.labels.metrics_port, t.labels.runner]).sort()).toEqual([
+        ["ci-runner-01", "9464", undefined],
+        ["ci-runner-02", "9464", undefined],
+        ["ci-runner-02", "9465", undefined],
+      ]);
+    }
+  }, PROMTOOL_TEST_TIMEOUT_MS);
 });
