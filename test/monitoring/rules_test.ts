@@ -63,7 +63,7 @@ const PROMQL_KEYWORDS = new Set(["by", "without", "on", "ignoring", "group_left"
  * (`[5m]`), function names and keywords are removed first: what is left
  * that looks like an identifier is a metric name.
  */
-export function metricNamesIn(expr: string): string[] {
+function metricNamesIn(expr: string): string[] {
   const stripped = expr
     .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '""')
     .replace(/\{[^}]*\}/g, " ")
@@ -178,7 +178,7 @@ describe("Grafana dashboard", () => {
   });
 });
 
-/** $PROMTOOL when set (and executable), else promtool on PATH, else null. */
+/** $PROMTOOL when set (null when no such file), else promtool on PATH, else null. */
 function promtoolPath(): string | null {
   const chosen = process.env.PROMTOOL;
   if (chosen) return existsSync(chosen) ? chosen : null;
@@ -232,6 +232,7 @@ describe.skipIf(promtoolSkipReason() !== false)("promtool", () => {
     expect(r.output).toContain(`SUCCESS: ${rules.length} rules found`);
     expect(r.status).toBe(0);
   }, PROMTOOL_TEST_TIMEOUT_MS);
+
   it("accepts the README's scrape configurations, and their relabelling makes instance the runner's name", () => {
     const readme = readFileSync(README_FILE, "utf8");
     const scrapeBlocks = [...readme.matchAll(/```yaml\n(scrape_configs:\n[\s\S]*?)```/g)].map((m) => m[1] ?? "");
