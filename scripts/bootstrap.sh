@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes this checkout ready to run: npm dependencies, and the Debian packages
 # the tests need (the test bed's real dockerd and sshd in a network
-# namespace, and zsh and fish for the shell completion tests).
+# namespace, zsh and fish for the shell completion tests, and promtool for
+# the alert rule tests).
 #
 # Idempotent and quick (well under a second) when everything is present.
 # As root it installs what is missing (one `apt-get update`, then install);
@@ -13,6 +14,8 @@ cd "$(dirname "$0")/.."
 PACKAGES=(docker.io openssh-server openssh-client busybox-static iproute2 iptables curl util-linux tar)
 # The completion tests run the generated scripts in real zsh and fish (and fail without them when CI=true).
 PACKAGES+=(zsh fish)
+# The monitoring tests check and unit-test the alert rules with promtool (its service is never started).
+PACKAGES+=(prometheus)
 # Debian kernels enable AppArmor; dockerd then needs apparmor_parser to load its default profile.
 if [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null || true)" = "Y" ]; then
   PACKAGES+=(apparmor)
