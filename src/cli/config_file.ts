@@ -39,6 +39,8 @@ export const ConfigFileSchema = z.strictObject({
   map: z.array(portRule(parsePortMap)).optional(),
   onConflict: OnConflictSchema.optional(),
   maxForwards: MaxForwardsSchema.optional(),
+  /** As `--metrics-listen`: "[ADDR:]PORT". */
+  metricsListen: z.string().optional(),
 });
 export type ConfigFile = z.infer<typeof ConfigFileSchema>;
 
