@@ -49,6 +49,17 @@ describe("the metrics endpoint", () => {
     await post.text();
   });
 
+  it("refuses a header over 8 KB at once", async () => {
+    const answer = await new Promise<string>((resolve) => {
+      let out = "";
+      const c = connect(server.address.port, "127.0.0.1", () => c.write(`GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(32 * 1024)}\r\n\r\n`));
+      c.on("data", (d) => (out += d));
+      c.on("close", () => resolve(out));
+      c.on("error", () => {});
+    });
+    assert.match(answer, /^HTTP\/1\.1 4(00|31) /);
+  });
+
   it("drops a client that sends an endless header, and still answers the next one", async () => {
     const started = Date.now();
     await new Promise<void>((resolve) => {
