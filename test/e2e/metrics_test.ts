@@ -76,6 +76,22 @@ describe("rdhpf run --metrics-listen (compiled binary, real sshd + dockerd, prom
     assert.equal(withoutUptime(prom.stdout), withoutUptime((await get(`${base}/metrics`)).body));
   });
 
+  it("counts a forward added on a Docker event in the add-latency histogram, and the log's bytes", async () => {
+    assert.equal((await tb.docker(["run", "-d", "--name", "late", "-p", "28403:80", tb.image])).code, 0);
+    await waitFor("late forwarded", () => httpGet(28403), 15_000);
+    const { body } = await get(`${base}/metrics`);
+    const value = (re: RegExp) => Number(re.exec(body)?.[1]);
+    const count = value(/^rdhpf_forward_add_latency_seconds_count\{[^}]*\} (\S+)$/m);
+    assert.ok(count >= 1, body);
+    assert.equal(value(/^rdhpf_forward_add_latency_seconds_bucket\{[^}]*le="\+Inf"\} (\S+)$/m), count);
+    assert.ok(value(/^rdhpf_forward_add_latency_seconds_sum\{[^}]*\} (\S+)$/m) > 0);
+    // rdhpf logs to stderr here, and writes nothing else there: once quiet, the count equals what we read.
+    await waitFor("log bytes equal to the daemon's output", async () => {
+      const scraped = Number(/^rdhpf_log_bytes_written_total\{[^}]*\} (\S+)$/m.exec((await get(`${base}/metrics`)).body)?.[1]);
+      return scraped > 0 && scraped === Buffer.byteLength(daemon.logs());
+    }, 5000, 200);
+  });
+
   it("passes `promtool check metrics` on the live exposition: exit 0, no output", async () => {
     const { body } = await get(`${base}/metrics`);
     const r = spawnSync("promtool", ["check", "metrics"], { input: body, encoding: "utf8", timeout: 20_000 });
