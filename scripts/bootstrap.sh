@@ -13,8 +13,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(docker.io openssh-server openssh-client busybox-static iproute2 iptables curl util-linux tar)
 # The completion tests run the generated scripts in real zsh and fish (and fail without them when CI=true).
 PACKAGES+=(zsh fish)
-# The metrics e2e test checks /metrics with promtool and scrapes it with a real prometheus (started by the test,
-# on loopback; the package's own service does not start without systemd and must not be started).
+# The monitoring tests check and unit-test the alert rules with promtool (its service is never started).
 PACKAGES+=(prometheus)
 # Debian kernels enable AppArmor; dockerd then needs apparmor_parser to load its default profile.
 if [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null || true)" = "Y" ]; then
