@@ -14,8 +14,9 @@ import { z } from "zod";
 import { usageError } from "../errors.ts";
 import { MaxForwardsSchema, OnConflictSchema, parsePortMap, parsePortRanges } from "../forward/mod.ts";
 import { LogFormatSchema, LogLevelSchema } from "../log/mod.ts";
+import { parseMetricsListen } from "./metrics_listen.ts";
 
-/** A port rule string, checked by the parser `rdhpf run` uses, so that the error names the key. */
+/** A port rule (or listen address) string, checked by the parser `rdhpf run` uses, so that the error names the key. */
 function portRule(parse: (text: string) => unknown) {
   return z.string().superRefine((text, ctx) => {
     try {
@@ -39,6 +40,8 @@ export const ConfigFileSchema = z.strictObject({
   map: z.array(portRule(parsePortMap)).optional(),
   onConflict: OnConflictSchema.optional(),
   maxForwards: MaxForwardsSchema.optional(),
+  /** As `--metrics-listen`: "[ADDR:]PORT", checked by the same parser. */
+  metricsListen: portRule(parseMetricsListen).optional(),
 });
 export type ConfigFile = z.infer<typeof ConfigFileSchema>;
 

@@ -23,6 +23,12 @@ describe("loadConfigFile", () => {
       assert.deepEqual(loadConfigFile(p), { host: "ssh://me@docker", excludePorts: "22", logLevel: "debug" });
     });
   });
+  it("reads metricsListen and names it when it is not [ADDR:]PORT", () => {
+    withFile(JSON.stringify({ metricsListen: "127.0.0.1:9469" }), (p) => assert.deepEqual(loadConfigFile(p), { metricsListen: "127.0.0.1:9469" }));
+    withFile(JSON.stringify({ metricsListen: "localhost:9469" }), (p) => {
+      assert.throws(() => loadConfigFile(p), (e: unknown) => e instanceof RdhpfError && e.exitCode === 2 && /metricsListen: invalid --metrics-listen "localhost:9469"/.test(e.message));
+    });
+  });
   it("is empty when the default file does not exist", () => {
     assert.deepEqual(loadConfigFile(undefined, { HOME: "/nonexistent-home" }), {});
   });

@@ -6,12 +6,13 @@
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import { getLogger } from "@logtape/logtape";
-import { Engine, ensurePrivateDir, InstanceLock, resolveInstance, startControlServer } from "../daemon/mod.ts";
+import { Engine, ensurePrivateDir, InstanceLock, resolveInstance, startControlServer, startMetricsServer } from "../daemon/mod.ts";
 import { usageError } from "../errors.ts";
-import { LogFormatSchema, LogLevelSchema, setupLogging, stopLogging } from "../log/mod.ts";
-import { VERSION } from "../version.ts";
+import { LogFormatSchema, LogLevelSchema, logBytesWritten, setupLogging, stopLogging } from "../log/mod.ts";
+import { COMMIT, VERSION } from "../version.ts";
 import { loadConfigFile } from "./config_file.ts";
 import { forwardingSettings, withForwardingOptions } from "./forwarding_options.ts";
+import { parseMetricsListen } from "./metrics_listen.ts";
 import { hasIpv6Loopback, listenAddresses } from "../forward/mod.ts";
 import { targetSettings, withTargetOptions } from "./options.ts";
 import { lintSshConfig, readUserSshConfig } from "../ssh/mod.ts";
@@ -27,6 +28,7 @@ export function runCommand(): Command<[], Record<string, unknown>> {
     .addOption(new Option("--log-level <level>", "log level (default: $RDHPF_LOG_LEVEL or info)").choices(LogLevelSchema.options))
     .addOption(new Option("--log-format <format>", "log format").choices(LogFormatSchema.options))
     .option("--log-file <path>", "write logs to this file, rotated at 10 MB, 5 files kept (default: stderr)")
+    .option("--metrics-listen <[addr:]port>", "serve /metrics (Prometheus, OpenMetrics) and /healthz over HTTP here; a bare port means 127.0.0.1 (default: off)")
     .addHelpText("after", `
 Examples:
   rdhpf run --host ssh://docker@build-host.example
@@ -34,9 +36,10 @@ Examples:
   rdhpf run --host dockerbox -F ~/.ssh/config --exclude-ports 22 --log-file ~/Library/Logs/rdhpf/rdhpf.log
   rdhpf run --host ssh://me@[fd00::10]:2222 -o IdentityFile=~/.ssh/docker_ed25519 --map 5432:15432
   rdhpf run --host dockerbox --on-conflict next-free     # local postgres on 5432? the remote one lands on 5433
+  rdhpf run --host dockerbox --metrics-listen 9469       # scrape http://127.0.0.1:9469/metrics
 
 Exit status: 0 after a signal, 1 when another instance runs for the host,
-2 for bad input or a configuration error at the first connection (unknown
+2 for bad input (including a --metrics-listen port in use) or a configuration error at the first connection (unknown
 host key, authentication failure, unreachable host).`)
     .action(async (o) => {
       const cfg = loadConfigFile(o.config);
@@ -48,6 +51,8 @@ host key, authentication failure, unreachable host).`)
 
       const { host, ssh } = targetSettings(o, cfg, env);
       const { rules, binds, onConflict, maxForwards } = forwardingSettings(o, cfg);
+      const metricsRaw = o.metricsListen ?? cfg.metricsListen;
+      const metricsListen = metricsRaw === undefined ? null : parseMetricsListen(metricsRaw);
       const instance = await resolveInstance(host, ssh, env);
       const bindAddresses = listenAddresses(binds, await hasIpv6Loopback());
       if (binds.length === 0 && bindAddresses.length === 1) log.info("No IPv6 loopback on this machine; listening on 127.0.0.1 only");
@@ -62,10 +67,19 @@ host key, authentication failure, unreachable host).`)
       const lock = await InstanceLock.acquire(instance.paths, instance.target.raw);
       const engine = new Engine({
         host: instance.target.raw, ssh: instance.ssh, paths: instance.paths, rules, onConflict, maxForwards, bindAddresses, lock, version: VERSION,
+        build: { commit: COMMIT, logBytesWritten },
         routeProbe: instance.direct ? { host: instance.resolved.hostname, port: instance.resolved.port } : null, resolved: instance.resolved,
       });
       log.info("rdhpf starting", { version: VERSION, host: instance.target.raw, resolved: instance.identity, pid: process.pid, bind: bindAddresses.join(",") });
 
+      // Before the control socket and the first ssh: a port in use is bad input, reported at start.
+      let metrics;
+      try {
+        metrics = metricsListen === null ? null : await startMetricsServer(metricsListen, () => engine.status());
+      } catch (err) {
+        lock.release();
+        throw err;
+      }
       const control = await startControlServer(instance.paths.controlApiSocket, () => engine.status());
       const shutdown = new AbortController();
       let signals = 0;
@@ -86,6 +100,7 @@ host key, authentication failure, unreachable host).`)
         await engine.run(shutdown.signal);
       } finally {
         await control.close();
+        await metrics?.close();
         lock.release();
         log.info("rdhpf stopped");
         stopLogging();

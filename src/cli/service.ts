@@ -15,6 +15,7 @@ import { validateSshOption } from "../ssh/mod.ts";
 import { hasUnsafeChars } from "../text_safety.ts";
 import { loadConfigFile } from "./config_file.ts";
 import { buildRules, validateBind } from "./forwarding_options.ts";
+import { parseMetricsListen } from "./metrics_listen.ts";
 import { targetSettings } from "./options.ts";
 import { runCommand } from "./run.ts";
 import { chooseTarget } from "../daemon/mod.ts";
@@ -94,6 +95,7 @@ export function runArgsFor(runOptions: readonly Option[], values: Record<string,
       let v = item;
       if (key === "sshOption") v = validateSshOption(item);
       if (key === "bind") validateBind(item);
+      if (key === "metricsListen") parseMetricsListen(item);
       if (PATH_OPTIONS.has(key)) v = resolve(cwd, item);
       args.push(flag, v);
     }

@@ -65,6 +65,7 @@ describe("rdhpf service install", () => {
     const r = await service([
       "install", "--dry-run", "--platform", "darwin", "--host", "ssh://docker@docker-host.example",
       "-F", "ssh_config", "-o", "IdentityFile=/keys/id_ed25519", "-o", "ServerAliveInterval=30", "--log-level", "debug", "--exclude-ports", "22",
+      "--metrics-listen", "9469",
     ]);
     assert.deepEqual(readdirSync(r.home), []);
     const xml = r.out.slice(r.out.indexOf("<?xml"), r.out.indexOf("</plist>") + "</plist>".length);
@@ -75,6 +76,7 @@ describe("rdhpf service install", () => {
       "--ssh-option", "IdentityFile=/keys/id_ed25519", "--ssh-option", "ServerAliveInterval=30",
       "--exclude-ports", "22",
       "--log-level", "debug",
+      "--metrics-listen", "9469",
       // launchd never rotates stderr.log, so the service logs to rdhpf's own rotated file
       "--log-file", `${r.home}/Library/Logs/rdhpf/rdhpf.log`,
     ]);
@@ -129,6 +131,7 @@ describe("rdhpf service install", () => {
     ["an -o without =", ["--host", "dockerbox", "-o", "ForwardAgent"]],
     ["a bad --bind", ["--host", "dockerbox", "--bind", "0.0.0.0; evil"]],
     ["bad port rules", ["--host", "dockerbox", "--include-ports", "1-2-3"]],
+    ["a bad --metrics-listen", ["--host", "dockerbox", "--metrics-listen", "localhost:9469"]],
   ];
   for (const [what, args] of hostile) {
     it(`refuses ${what} with exit 2 before writing anything`, async () => {

@@ -42,7 +42,7 @@ Examples:
   rdhpf status                                  every instance of this user
   rdhpf status --host ssh://docker@build-host   the one started with that TARGET
   rdhpf status --format json | jq '.instances[].forwards[] | select(.state == "conflict")'
-  rdhpf status --host build --format openmetrics     metrics for a scraper
+  rdhpf status --host build --format openmetrics     metrics (also: prometheus); rdhpf run --metrics-listen serves them
   rdhpf status --watch
 
 JSON and YAML: with --host, that instance's document; without, {"instances": [...]}.

@@ -50,6 +50,8 @@ export interface EngineOptions extends ReconcilerOptions {
   paths: InstancePaths;
   lock: InstanceLock;
   version: string;
+  /** Build commit and the log's byte count, shown in the status (and so in the metrics). */
+  build?: { commit: string; logBytesWritten: () => number };
   resyncIntervalMs?: number;
   healthIntervalMs?: number;
   /**
@@ -80,7 +82,7 @@ export class Engine {
   constructor(private readonly opts: EngineOptions) {
     const probe = opts.routeProbe;
     this.route = probe ? new RouteWatch(() => connects({ host: probe.host, port: probe.port }, ROUTE_PROBE_TIMEOUT_MS)) : null;
-    this.store = new StatusStore(opts.host, process.pid, opts.version, opts.resolved ?? null);
+    this.store = new StatusStore(opts.host, process.pid, opts.version, opts.resolved ?? null, opts.build);
     this.mux = new Mux(opts.ssh);
     this.applier = new ForwardApplier(this.muxBackend(), opts.bindAddresses, findPortOwner);
     const publish = () => this.publish();

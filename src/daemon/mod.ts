@@ -17,4 +17,5 @@ export { endpointToOpen, openDockerLink } from "./docker_link.ts";
 export { Engine } from "./engine.ts";
 export { chooseTarget, resolveInstance, type ResolvedInstance, type SshCliOptions } from "./instance.ts";
 export { InstanceLock } from "./lock.ts";
+export { isLoopback, type MetricsListen, startMetricsServer } from "./metrics_server.ts";
 export { currentUid, ensurePrivateDir, privateDirVerdict } from "./state_file.ts";

@@ -7,7 +7,7 @@
  */
 import type { ActiveForward, BlockedForward, DesiredForward, EndedForward } from "../forward/mod.ts";
 import type { ObservedContainer } from "../docker/mod.ts";
-import type { ContainerStatus, DaemonState, ForwardStatus, StatusDocument } from "../status/mod.ts";
+import { type ContainerStatus, type DaemonState, emptyLatencyHistogram, type ForwardStatus, type LatencyHistogram, type StatusDocument } from "../status/mod.ts";
 
 const LATENCY_SAMPLES = 100;
 /** `last_error` while the only trouble is forwards in conflict. */
@@ -48,8 +48,10 @@ export class StatusStore {
     transport: null as DockerLinkInfo["transport"] | null, endpoint: null as string | null,
     eventsReceived: 0, lastEventAtMs: null as number | null, eventStreamRestarts: 0,
   };
-  /** Forward add latencies (ms, event received → forward active), the last 100. */
+  /** Forward add latencies (ms, event received → forward active), the last 100, for the percentiles. */
   private readonly addLatenciesMs: number[] = [];
+  /** Every add since start, for the scraped histogram: a scraper computes rates and quantiles from cumulative counts. */
+  private readonly addLatency: LatencyHistogram = emptyLatencyHistogram();
   /** Published ports that are reported but not forwarded, from the last reconcile. */
   private reported: DesiredForward[] = [];
   /** Running containers of the last list; empty while there is no SSH connection. */
@@ -58,7 +60,10 @@ export class StatusStore {
   private forwardsAdded = 0;
   private forwardsRemoved = 0;
 
-  constructor(readonly host: string, readonly pid: number, readonly version: string, private readonly resolved: StatusDocument["resolved"] = null) {}
+  constructor(
+    readonly host: string, readonly pid: number, readonly version: string, private readonly resolved: StatusDocument["resolved"] = null,
+    private readonly build: { commit: string; logBytesWritten: () => number } = { commit: "dev", logBytesWritten: () => 0 },
+  ) {}
 
   touch(): void {
     this.updatedAtMs = Date.now();
@@ -130,6 +135,10 @@ export class StatusStore {
   recordLatency(ms: number): void {
     this.addLatenciesMs.push(ms);
     if (this.addLatenciesMs.length > LATENCY_SAMPLES) this.addLatenciesMs.shift();
+    const s = ms / 1000;
+    for (const b of this.addLatency.buckets) if (s <= b.le_s) b.count++;
+    this.addLatency.sum_s += s;
+    this.addLatency.count++;
   }
 
   /** Remembers the containers of a list, in the document's shape. */
@@ -168,6 +177,7 @@ export class StatusStore {
       resolved: this.resolved,
       pid: this.pid,
       version: this.version,
+      commit: this.build.commit,
       state,
       started_at: iso(this.startedAtMs)!,
       updated_at: iso(this.updatedAtMs)!,
@@ -182,6 +192,8 @@ export class StatusStore {
         last_event_at: iso(this.docker.lastEventAtMs), event_stream_restarts: this.docker.eventStreamRestarts,
       },
       latency_ms: { p50: percentile(this.addLatenciesMs, 50), p99: percentile(this.addLatenciesMs, 99), samples: this.addLatenciesMs.length },
+      add_latency: { buckets: this.addLatency.buckets.map((b) => ({ ...b })), sum_s: this.addLatency.sum_s, count: this.addLatency.count },
+      log_bytes_written: this.build.logBytesWritten(),
       forwards: rows,
       forwards_added_total: this.forwardsAdded,
       forwards_removed_total: this.forwardsRemoved,

@@ -27,6 +27,27 @@ describe("StatusStore", () => {
     assert.equal(doc.forwards_added_total, 3);
     assert.equal(doc.forwards_removed_total, 1);
   });
+
+  it("counts every add latency into cumulative histogram buckets, with their sum, beyond the last 100", () => {
+    const store = new StatusStore("h", 1, "0.0.0");
+    // 4 ms, exactly 10 ms (le is inclusive), 300 ms, 30 s (only +Inf), and 200 more at 20 ms.
+    for (const ms of [4, 10, 300, 30_000]) store.recordLatency(ms);
+    for (let i = 0; i < 200; i++) store.recordLatency(20);
+    const doc = StatusDocumentSchema.parse(store.document(empty));
+    const counts = Object.fromEntries(doc.add_latency.buckets.map((b) => [b.le_s, b.count]));
+    assert.deepEqual(counts, { 0.005: 1, 0.01: 2, 0.025: 202, 0.05: 202, 0.1: 202, 0.25: 202, 0.5: 203, 1: 203, 2.5: 203, 5: 203, 10: 203 });
+    assert.equal(doc.add_latency.count, 204);
+    assert.ok(Math.abs(doc.add_latency.sum_s - (0.004 + 0.01 + 0.3 + 30 + 200 * 0.02)) < 1e-9, String(doc.add_latency.sum_s));
+    assert.equal(doc.latency_ms.samples, 100, "the percentiles still cover the last 100");
+  });
+
+  it("shows the build commit and the log's byte count it is given", () => {
+    let bytes = 10;
+    const store = new StatusStore("h", 1, "0.0.0", null, { commit: "abc1234", logBytesWritten: () => bytes });
+    assert.equal(store.document(empty).commit, "abc1234");
+    bytes = 250;
+    assert.equal(store.document(empty).log_bytes_written, 250);
+  });
 });
 
 describe("StatusStore state", () => {

@@ -36,13 +36,31 @@ function logtapeLevel(level: LogLevelName): LogLevel {
 
 const QUIET_LEVELS = new Set<LogLevel>(["trace", "debug", "info"]);
 
+/** UTF-8 bytes handed to the sink since the process started (see {@link logBytesWritten}). */
+let bytesWritten = 0;
+
+/**
+ * Bytes rdhpf's logging has written since the process started, to the log
+ * file or stderr: what the formatter handed the sink, which writes it as is.
+ * Scraped as `rdhpf_log_bytes_written_total`, so a log that grows too fast
+ * (an outage logging in a loop) can raise an alert before it fills a disk.
+ */
+export function logBytesWritten(): number {
+  return bytesWritten;
+}
+
 /**
  * Configures LogTape for the process. Call once, early; `stopLogging` flushes.
  * `clock` times the repeat window (tests pass their own instead of waiting a window out).
  */
 export function setupLogging(input: LogOptions, stream: { write(s: string): unknown } = process.stderr, clock: () => number = Date.now): void {
   const opts = LogOptionsSchema.parse(input);
-  const formatter = opts.format === "json" ? formatJsonRecord : formatTextRecord;
+  const format = opts.format === "json" ? formatJsonRecord : formatTextRecord;
+  const formatter = (record: LogRecord): string => {
+    const text = format(record);
+    bytesWritten += Buffer.byteLength(text);
+    return text;
+  };
   const sink: Sink = opts.file
     // bufferSize 0: each record is written when it happens. The sink's default 8 KB buffer is flushed only by a
     // later record, so on a quiet daemon "Forward added" stayed out of the file for hours and a crash lost it.

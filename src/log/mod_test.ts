@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
-import { setupLogging, stopLogging } from "./mod.ts";
+import { logBytesWritten, setupLogging, stopLogging } from "./mod.ts";
 
 describe("setupLogging with a log file", () => {
   const dir = mkdtempSync(join(tmpdir(), "rdhpf-log-"));
@@ -18,6 +18,14 @@ describe("setupLogging with a log file", () => {
     setupLogging({ level: "info", format: "text", file });
     getLogger(["rdhpf", "test"]).info("Forward added", { local_port: 8080 });
     assert.match(readFileSync(file, "utf8"), /msg="Forward added" local_port=8080\n$/);
+  });
+
+  it("counts the bytes it writes, multi-byte characters as their UTF-8 length", () => {
+    const file = join(dir, "count.log");
+    setupLogging({ level: "info", format: "text", file });
+    const before = logBytesWritten();
+    getLogger(["rdhpf", "test"]).info("Forward added", { container: "wéb" });
+    assert.equal(logBytesWritten() - before, Buffer.byteLength(readFileSync(file, "utf8")));
   });
 });
 

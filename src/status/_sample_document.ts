@@ -46,6 +46,7 @@ export function sampleDocument(): StatusDocument {
     resolved: { user: "deploy", hostname: "docker-01.example.internal", port: 22 },
     pid: 48213,
     version: "0.1.0",
+    commit: "1a2b3c4",
     state: "connected",
     started_at: ago(7990),
     updated_at: ago(2),
@@ -62,6 +63,13 @@ export function sampleDocument(): StatusDocument {
       event_stream_restarts: 0,
     },
     latency_ms: { p50: 42, p99: 181.5, samples: 100 },
+    add_latency: {
+      buckets: [[0.005, 0], [0.01, 3], [0.025, 25], [0.05, 92], [0.1, 134], [0.25, 157], [0.5, 159], [1, 160], [2.5, 160], [5, 160], [10, 160]]
+        .map(([le_s, count]) => ({ le_s: le_s!, count: count! })),
+      sum_s: 8.32,
+      count: 160,
+    },
+    log_bytes_written: 48_213,
     forwards: [
       forward({}),
       forward({ container_id: "b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c", container_name: "api", local_port: 3000, remote_port: 3000, since: ago(600) }),

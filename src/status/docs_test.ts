@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { SAMPLE_NOW, sampleDocument } from "./_sample_document.ts";
+import { metricCatalog } from "./metrics.ts";
 import { renderStatus } from "./render.ts";
 import { StatusDocumentSchema } from "./schema.ts";
 import type { InstanceView } from "./view.ts";
@@ -64,5 +65,20 @@ describe("docs/status.md", () => {
       assert.ok(text.includes(`\`${f}\``), `docs/status.md does not document \`${f}\``);
     }
     for (const f of ["live", "stale_age_s", "unresponsive", "instances"]) assert.ok(text.includes(`\`${f}\``), f);
+  });
+
+  it("lists every metric with its type and meaning, and no metric the code does not expose", () => {
+    const text = readFileSync(DOC_PATH, "utf8");
+    const section = text.slice(text.indexOf("### Metric list"), text.indexOf("<!-- generated:openmetrics -->"));
+    const rows = new Map([...section.matchAll(/^\| `(rdhpf_\w+)` \| (\w+) \| (.+) \|$/gm)].map((m) => [m[1]!, { type: m[2]!, meaning: m[3]! }]));
+    // Sample names as scraped: a counter's with _total, an info's with _info.
+    const scraped = metricCatalog().map((m) => ({ ...m, name: m.type === "counter" ? `${m.name}_total` : m.type === "info" ? `${m.name}_info` : m.name }));
+    for (const m of scraped) {
+      const row = rows.get(m.name);
+      assert.ok(row, `docs/status.md's metric list lacks ${m.name}`);
+      assert.equal(row.type, m.type, `type of ${m.name}`);
+      assert.ok(row.meaning.trim().length > 10, `meaning of ${m.name}`);
+    }
+    assert.deepEqual([...rows.keys()].sort(), scraped.map((m) => m.name).sort(), "metrics documented but not exposed");
   });
 });

@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { SAMPLE_NOW, sampleDocument } from "./_sample_document.ts";
 import { escapeLabelValue, formatNumber, formatOpenMetrics } from "./format_openmetrics.ts";
-import type { StatusDocument } from "./schema.ts";
+import { type StatusDocument, StatusDocumentSchema } from "./schema.ts";
 import type { InstanceView } from "./view.ts";
 
 // ---- A small strict parser of the OpenMetrics 1.0 text format (ABNF of the spec). ----
@@ -11,7 +11,7 @@ const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const NUMBER = /^(?:[+-]?\d+(?:\.\d*)?(?:e[+-]?\d+)?|[+-]?\d*\.\d+(?:e[+-]?\d+)?|[+-]?(?:inf|infinity)|nan)$/i;
 const SUFFIXES: Record<string, string[]> = {
-  gauge: [""], counter: ["_total", "_created"], summary: ["", "_count", "_sum", "_created"], info: ["_info"], stateset: [""], unknown: [""],
+  gauge: [""], counter: ["_total", "_created"], summary: ["", "_count", "_sum", "_created"], histogram: ["_bucket", "_count", "_sum", "_created"], info: ["_info"], stateset: [""], unknown: [""],
 };
 
 interface ParsedSample { family: string; name: string; labels: Record<string, string>; value: number }
@@ -112,6 +112,7 @@ function parseOpenMetrics(text: string): ParsedFamily[] {
       if (f.type === "stateset") assert.ok(f.name in s.labels, `stateset sample needs label ${f.name}`);
       if (f.type === "info") assert.equal(s.value, 1);
       if (f.type === "summary" && s.name === f.name) assert.ok("quantile" in s.labels);
+      if (f.type === "histogram" && s.name.endsWith("_bucket")) assert.ok("le" in s.labels, `${s.name} needs le`);
     }
   }
   return families;
@@ -160,34 +161,66 @@ describe("formatOpenMetrics", () => {
     doc.ssh.consecutive_failures = 4;
     doc.docker.event_stream_restarts = 5;
     const fams = parseOpenMetrics(formatOpenMetrics([live(doc)], SAMPLE_NOW));
-    const host = { host: doc.host };
-    assert.equal(value(fams, "rdhpf_up", host), 1);
-    assert.equal(value(fams, "rdhpf_forwards", { ...host, state: "active" }), 2);
-    assert.equal(value(fams, "rdhpf_forwards", { ...host, state: "conflict" }), 1);
-    assert.equal(value(fams, "rdhpf_forwards", { ...host, state: "pending" }), 0);
-    assert.equal(value(fams, "rdhpf_ssh_connections_opened_total", host), 3);
-    assert.equal(value(fams, "rdhpf_ssh_reconnects_total", host), 2);
-    assert.equal(value(fams, "rdhpf_ssh_consecutive_failures", host), 4);
-    assert.equal(value(fams, "rdhpf_docker_events_received_total", host), 1834);
-    assert.equal(value(fams, "rdhpf_docker_event_stream_restarts_total", host), 5);
-    assert.equal(value(fams, "rdhpf_forward_add_latency_ms", { ...host, quantile: "0.5" }), 42);
-    assert.equal(value(fams, "rdhpf_forward_add_latency_ms", { ...host, quantile: "0.99" }), 181.5);
-    assert.equal(value(fams, "rdhpf_forward_add_latency_ms_count", host), 100);
-    assert.equal(value(fams, "rdhpf_uptime_seconds", host), 7990);
-    assert.equal(value(fams, "rdhpf_info", { ...host, version: "0.1.0" }), 1);
-    assert.equal(value(fams, "rdhpf_state", { ...host, rdhpf_state: "connected" }), 1);
-    assert.equal(value(fams, "rdhpf_state", { ...host, rdhpf_state: "reconnecting" }), 0);
-    assert.equal(value(fams, "rdhpf_ssh_connections_opened_created", host), Date.parse(doc.started_at) / 1000);
-    assert.equal(value(fams, "rdhpf_forwards_added_total", host), 57);
-    assert.equal(value(fams, "rdhpf_forwards_removed_total", host), 55);
-    assert.equal(value(fams, "rdhpf_containers", host), 5);
+    const host = { host: doc.host, resolved: "deploy@docker-01.example.internal:22" };
+    const started = Date.parse(doc.started_at) / 1000;
+    const cases: [string, Record<string, string>, number][] = [
+      ["rdhpf_up", {}, 1],
+      ["rdhpf_build_info", { version: "0.1.0", commit: "1a2b3c4" }, 1],
+      ["rdhpf_start_time_seconds", {}, started],
+      ["rdhpf_uptime_seconds", {}, 7990],
+      ["rdhpf_state", { rdhpf_state: "connected" }, 1],
+      ["rdhpf_state", { rdhpf_state: "reconnecting" }, 0],
+      ["rdhpf_ssh_connected", {}, 1],
+      ["rdhpf_ssh_connections_opened_total", {}, 3],
+      ["rdhpf_ssh_connections_opened_created", {}, started],
+      ["rdhpf_ssh_reconnects_total", {}, 2],
+      ["rdhpf_ssh_consecutive_failures", {}, 4],
+      ["rdhpf_docker_connected", {}, 1],
+      ["rdhpf_docker_events_received_total", {}, 1834],
+      ["rdhpf_docker_event_stream_restarts_total", {}, 5],
+      ["rdhpf_docker_last_event_timestamp_seconds", {}, Date.parse(doc.docker.last_event_at!) / 1000],
+      ["rdhpf_containers", {}, 5],
+      ["rdhpf_forwards", { state: "active" }, 2],
+      ["rdhpf_forwards", { state: "conflict" }, 1],
+      ["rdhpf_forwards", { state: "pending" }, 0],
+      ["rdhpf_forward_state", { local_port: "5432", state: "conflict" }, 1],
+      ["rdhpf_forward_state", { local_port: "8080", state: "active" }, 1],
+      ["rdhpf_forwards_added_total", {}, 57],
+      ["rdhpf_forwards_removed_total", {}, 55],
+      ["rdhpf_forward_add_latency_seconds_bucket", { le: "0.01" }, 3],
+      ["rdhpf_forward_add_latency_seconds_bucket", { le: "1.0" }, 160],
+      ["rdhpf_forward_add_latency_seconds_bucket", { le: "+Inf" }, 160],
+      ["rdhpf_forward_add_latency_seconds_sum", {}, 8.32],
+      ["rdhpf_forward_add_latency_seconds_count", {}, 160],
+      ["rdhpf_log_bytes_written_total", {}, 48_213],
+    ];
+    for (const [name, labels, want] of cases) assert.equal(value(fams, name, { ...host, ...labels }), want, `${name}${JSON.stringify(labels)}`);
   });
 
-  it("reports NaN quantiles before any forward was added", () => {
-    const doc = { ...sampleDocument(), latency_ms: { p50: null, p99: null, samples: 0 } };
+  it("gives every sample the host and resolved labels and never a container name", () => {
+    const doc = sampleDocument();
     const fams = parseOpenMetrics(formatOpenMetrics([live(doc)], SAMPLE_NOW));
-    assert.ok(Number.isNaN(value(fams, "rdhpf_forward_add_latency_ms", { quantile: "0.5" })!));
-    assert.equal(value(fams, "rdhpf_forward_add_latency_ms_count"), 0);
+    const names = new Set([...doc.forwards, ...doc.history].map((f) => f.container_name));
+    for (const s of fams.flatMap((f) => f.samples)) {
+      assert.equal(s.labels.host, doc.host, s.name);
+      assert.equal(s.labels.resolved, "deploy@docker-01.example.internal:22", s.name);
+      for (const v of Object.values(s.labels)) assert.ok(!names.has(v), `${s.name} carries container name ${v}`);
+    }
+  });
+
+  it("writes one rdhpf_forward_state series when two rows share a local port and state", () => {
+    const doc = sampleDocument();
+    doc.forwards.push({ ...doc.forwards[2]!, container_name: "db2", container_id: "e".repeat(64) });
+    const fams = parseOpenMetrics(formatOpenMetrics([live(doc)], SAMPLE_NOW));
+    assert.equal(fams.find((f) => f.name === "rdhpf_forward_state")!.samples.filter((s) => s.labels.local_port === "5432").length, 1);
+  });
+
+  it("has empty buckets before any forward was added", () => {
+    const doc = StatusDocumentSchema.parse({ ...sampleDocument(), add_latency: undefined });
+    const fams = parseOpenMetrics(formatOpenMetrics([live(doc)], SAMPLE_NOW));
+    assert.equal(value(fams, "rdhpf_forward_add_latency_seconds_bucket", { le: "+Inf" }), 0);
+    assert.equal(value(fams, "rdhpf_forward_add_latency_seconds_count"), 0);
+    assert.equal(value(fams, "rdhpf_forward_add_latency_seconds_sum"), 0);
   });
 
   it("exposes only rdhpf_up 0 for an instance that did not answer", () => {

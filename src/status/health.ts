@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { StatusDocument } from "./schema.ts";
 import type { InstanceView } from "./view.ts";
 
 /** Exit statuses of `rdhpf status` (2, usage error, comes from the CLI layer). */
@@ -25,3 +26,19 @@ export function statusExitCode(views: InstanceView[]): 0 | 1 | 3 {
   if (live.length === 0) return STATUS_EXIT.notRunning;
   return live.some((v) => instanceHealth(v) === "degraded") ? STATUS_EXIT.degraded : STATUS_EXIT.healthy;
 }
+
+/**
+ * Why a running daemon is not healthy, in one line, or null when it is
+ * (connected, no forward in conflict): the answer of `/healthz`, by the same
+ * rule as `rdhpf status`'s exit status.
+ */
+export function unhealthyReason(doc: StatusDocument): string | null {
+  const why = doc.last_error ? `: ${oneLine(doc.last_error)}` : "";
+  if (!doc.ssh.connected) return `not connected to ${oneLine(doc.host)} (state ${doc.state})${why}`;
+  const conflicts = doc.forwards.filter((f) => f.state === "conflict");
+  if (conflicts.length > 0) return `${conflicts.length} forward(s) in conflict, on local port(s) ${[...new Set(conflicts.map((f) => f.local_port))].join(", ")}`;
+  if (doc.state !== "connected") return `state ${doc.state}${why}`;
+  return null;
+}
+
+const oneLine = (s: string) => s.replace(/[\r\n]+/g, " ");

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { sampleDocument } from "./_sample_document.ts";
-import { instanceHealth, statusExitCode } from "./health.ts";
+import { instanceHealth, statusExitCode, unhealthyReason } from "./health.ts";
 import type { DaemonState, StatusDocument } from "./schema.ts";
 import type { InstanceView } from "./view.ts";
 
@@ -33,4 +33,27 @@ describe("statusExitCode", () => {
     ["0 when a healthy instance runs beside an old state file", [live(healthyDoc()), stale(healthyDoc())], 0],
   ];
   for (const [name, views, want] of cases) it(name, () => assert.equal(statusExitCode(views), want));
+});
+
+describe("unhealthyReason (the answer of /healthz)", () => {
+  it("is null when connected with no forward in conflict", () => assert.equal(unhealthyReason(healthyDoc()), null));
+
+  it("names the local ports in conflict", () => {
+    assert.equal(unhealthyReason({ ...sampleDocument(), state: "degraded" }), "1 forward(s) in conflict, on local port(s) 5432");
+  });
+
+  it("says the connection is down, with the state and the last error", () => {
+    const doc = healthyDoc("reconnecting");
+    const down = { ...doc, last_error: "ssh: connect to host timed out", ssh: { ...doc.ssh, connected: false } };
+    assert.equal(unhealthyReason(down), `not connected to ${doc.host} (state reconnecting): ssh: connect to host timed out`);
+  });
+
+  it("names a state other than connected while ssh is up", () => {
+    assert.equal(unhealthyReason({ ...healthyDoc("degraded"), last_error: "Docker API does not answer" }), "state degraded: Docker API does not answer");
+  });
+
+  it("is one line whatever the last error holds", () => {
+    const doc = healthyDoc("degraded");
+    assert.doesNotMatch(unhealthyReason({ ...doc, last_error: "a\nb\r\nc" })!, /[\r\n]/);
+  });
 });

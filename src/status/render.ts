@@ -11,12 +11,23 @@
 import YAML from "yaml";
 import { z } from "zod";
 import { escapeSerialized } from "../text_safety.ts";
-import { formatOpenMetrics } from "./format_openmetrics.ts";
+import { formatOpenMetrics, OPENMETRICS_CONTENT_TYPE } from "./format_openmetrics.ts";
+import { formatPrometheus, PROMETHEUS_CONTENT_TYPE } from "./format_prometheus.ts";
 import { formatTable } from "./format_table.ts";
 import { type InstanceReport, instanceReport, type InstanceView, type StatusListReport } from "./view.ts";
 
-export const StatusFormatSchema = z.enum(["table", "json", "yaml", "openmetrics"]);
+export const StatusFormatSchema = z.enum(["table", "json", "yaml", "openmetrics", "prometheus"]);
 export type StatusFormat = z.infer<typeof StatusFormatSchema>;
+
+/** The two metrics renderings (metrics.ts has the one model behind both). */
+export type MetricsFormat = "openmetrics" | "prometheus";
+
+/** The metrics of the views in one of the two text formats, with its media type: `/metrics` and `status --format` share it. */
+export function renderMetrics(views: InstanceView[], format: MetricsFormat, now: Date): { body: string; contentType: string } {
+  return format === "openmetrics"
+    ? { body: formatOpenMetrics(views, now), contentType: OPENMETRICS_CONTENT_TYPE }
+    : { body: formatPrometheus(views, now), contentType: PROMETHEUS_CONTENT_TYPE };
+}
 
 /** Options of `renderStatus`. */
 export interface RenderOptions {
@@ -46,7 +57,8 @@ export function renderStatus(views: InstanceView[], format: StatusFormat, opts: 
     case "table":
       return formatTable(views, { color: opts.color, now: opts.now, width: opts.width });
     case "openmetrics":
-      return formatOpenMetrics(views, opts.now);
+    case "prometheus":
+      return renderMetrics(views, format, opts.now).body;
     case "json":
       // C1 controls, DEL and bidi characters survive JSON.stringify and YAML raw; some terminals act on them.
       return `${escapeSerialized(JSON.stringify(reportData(views, opts.single), null, opts.compact ? undefined : 2))}\n`;

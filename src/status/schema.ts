@@ -42,11 +42,34 @@ export type ContainerStatus = z.infer<typeof ContainerStatusSchema>;
 export const DaemonStateSchema = z.enum(["starting", "connected", "reconnecting", "degraded", "stopping"]);
 export type DaemonState = z.infer<typeof DaemonStateSchema>;
 
+/**
+ * Upper bounds (seconds) of the add-latency histogram buckets: Prometheus'
+ * default buckets, which span the measured adds (tens of ms) to a stalled
+ * connection (seconds). `+Inf` is implied: its count is `count`.
+ */
+export const ADD_LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
+
+/** Cumulative histogram of forward add latencies since start (all adds, not the last 100). */
+export const LatencyHistogramSchema = z.object({
+  /** One per bound of ADD_LATENCY_BUCKETS_S, ascending: adds that took at most `le_s` seconds. */
+  buckets: z.array(z.object({ le_s: z.number(), count: z.number().int() })),
+  sum_s: z.number(),
+  count: z.number().int(),
+});
+export type LatencyHistogram = z.infer<typeof LatencyHistogramSchema>;
+
+/** The empty histogram: every bucket at 0. */
+export function emptyLatencyHistogram(): LatencyHistogram {
+  return { buckets: ADD_LATENCY_BUCKETS_S.map((le_s) => ({ le_s, count: 0 })), sum_s: 0, count: 0 };
+}
+
 export const StatusDocumentSchema = z.object({
   host: z.string(),
   resolved: z.object({ user: z.string().nullable(), hostname: z.string(), port: z.number().int() }).nullable(),
   pid: z.number().int(),
   version: z.string(),
+  /** Commit the binary was built from ("dev" from sources); "unknown" in state files of older daemons. */
+  commit: z.string().default("unknown"),
   state: DaemonStateSchema,
   started_at: z.string(),
   updated_at: z.string(),
@@ -70,6 +93,10 @@ export const StatusDocumentSchema = z.object({
     event_stream_restarts: z.number().int(),
   }),
   latency_ms: z.object({ p50: z.number().nullable(), p99: z.number().nullable(), samples: z.number().int() }),
+  /** Defaults as for the totals below: older daemons kept no histogram. */
+  add_latency: LatencyHistogramSchema.default(emptyLatencyHistogram),
+  /** Bytes rdhpf's logging wrote since start (log file or stderr), for the log volume alert. */
+  log_bytes_written: z.number().int().default(0),
   forwards: z.array(ForwardStatusSchema),
   /**
    * Forwards that became active / ended since the daemon started (counters).

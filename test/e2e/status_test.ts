@@ -133,7 +133,7 @@ describe("rdhpf status and wait (compiled binary, real sshd + dockerd)", { skip 
     assert.equal(metric(samples, "rdhpf_containers", host), 1);
     assert.equal(metric(samples, "rdhpf_ssh_connections_opened_total", host), 1);
     assert.ok(metric(samples, "rdhpf_forwards_added_total", host)! >= 1);
-    assert.ok(metric(samples, "rdhpf_forward_add_latency_ms_count", host)! >= 0);
+    assert.ok(metric(samples, "rdhpf_forward_add_latency_seconds_count", host)! >= 0, "the add-latency histogram is exposed");
   });
 
   it("gets the live answer from the daemon within 200 ms", async () => {

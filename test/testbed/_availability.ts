@@ -1,7 +1,7 @@
 /**
  * Whether this machine can host a test bed: Linux, root, and the programs of
  * the Debian packages docker.io, openssh-server, openssh-client,
- * busybox-static, iproute2, curl and util-linux.
+ * busybox-static, iproute2, curl, util-linux and prometheus.
  *
  * @module
  */
@@ -28,6 +28,8 @@ const REQUIRED: Record<string, string> = {
   "ssh-keygen": "openssh-client",
   tar: "tar",
   curl: "curl",
+  prometheus: "prometheus",
+  promtool: "prometheus",
 };
 
 /** Absolute path of an executable on PATH (sbin dirs included), or null. */
