@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { which } from "../testbed/_availability.ts";
+import { metricCatalog } from "../../src/status/metrics.ts";
 
 const MONITORING_DIR = join(import.meta.dir, "..", "..", "docs", "monitoring");
 const RULES_FILE = join(MONITORING_DIR, "rdhpf.rules.yml");
@@ -24,33 +25,16 @@ const DASHBOARD_FILE = join(MONITORING_DIR, "rdhpf-dashboard.json");
 const README_FILE = join(MONITORING_DIR, "README.md");
 
 /**
- * Sample names rdhpf's metrics endpoint exposes (the metric contract). The
- * histogram appears as its _bucket, _sum and _count series.
+ * Sample names rdhpf's metrics endpoint exposes, from the code's own metric
+ * catalogue: a counter family scrapes as `_total`, an info family as `_info`,
+ * a histogram as its `_bucket`, `_sum` and `_count` series.
  */
-const METRICS_SPEC_NAMES = [
-  "rdhpf_up",
-  "rdhpf_build_info",
-  "rdhpf_start_time_seconds",
-  "rdhpf_uptime_seconds",
-  "rdhpf_state",
-  "rdhpf_ssh_connected",
-  "rdhpf_ssh_connections_opened_total",
-  "rdhpf_ssh_reconnects_total",
-  "rdhpf_ssh_consecutive_failures",
-  "rdhpf_docker_connected",
-  "rdhpf_docker_events_received_total",
-  "rdhpf_docker_event_stream_restarts_total",
-  "rdhpf_docker_last_event_timestamp_seconds",
-  "rdhpf_containers",
-  "rdhpf_forwards",
-  "rdhpf_forward_state",
-  "rdhpf_forwards_added_total",
-  "rdhpf_forwards_removed_total",
-  "rdhpf_forward_add_latency_seconds_bucket",
-  "rdhpf_forward_add_latency_seconds_sum",
-  "rdhpf_forward_add_latency_seconds_count",
-  "rdhpf_log_bytes_written_total",
-];
+const METRICS_SPEC_NAMES = metricCatalog().flatMap(({ name, type }) => {
+  if (type === "counter") return [`${name}_total`];
+  if (type === "info") return [`${name}_info`];
+  if (type === "histogram") return [`${name}_bucket`, `${name}_sum`, `${name}_count`];
+  return [name];
+});
 
 /** Series Prometheus itself writes for every scrape target. */
 const PROMETHEUS_SCRAPE_NAMES = ["up"];
