@@ -27,7 +27,7 @@ import { connects } from "../connects.ts";
 import { RdhpfError } from "../errors.ts";
 import { type BackendResult, findPortOwner, ForwardApplier, type ForwardBackend } from "../forward/mod.ts";
 import type { InstancePaths } from "../paths.ts";
-import { isConfigurationFailure, type LocalForward, Mux, SshConnectError, type SshContext, SshMaster } from "../ssh/mod.ts";
+import { isConfigurationFailure, type LocalForward, Mux, SshConnectError, type SshContext, type SshErrorKind, SshMaster } from "../ssh/mod.ts";
 import type { DaemonState, StatusDocument } from "../status/mod.ts";
 import { sleep } from "../sleep.ts";
 import { Coalescer } from "./coalescer.ts";
@@ -213,8 +213,8 @@ export class Engine {
    * established session ends, returns the kind of the master's failure
    * (e.g. "timeout": its keepalive went unanswered), or null.
    */
-  private async session(signal: AbortSignal, attempt: number, watchPath: boolean, onHealthy: () => void): Promise<string | null> {
-    let masterFailure: string | null = null;
+  private async session(signal: AbortSignal, attempt: number, watchPath: boolean, onHealthy: () => void): Promise<SshErrorKind | null> {
+    let masterFailure: SshErrorKind | null = null;
     const sessionAbort = new AbortController();
     const endSession = (reason: string) => {
       if (!sessionAbort.signal.aborted) {

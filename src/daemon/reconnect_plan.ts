@@ -5,26 +5,18 @@
  *
  * @module
  */
+import { retryWhileRunning, type SshErrorKind } from "../ssh/mod.ts";
 import { backoffDelayMs } from "./backoff.ts";
 
-/** Kinds of SSH failure that are the user's configuration, not the network. */
-const CONFIG_KINDS = new Set(["host-key-unknown", "host-key-changed", "auth"]);
-/**
- * Kinds of SSH failure where the network path may be what failed: "timeout"
- * covers a silent path (SYNs or the keepalive lost: "Connection timed out",
- * "Timeout, server … not responding"), "unreachable" a path that answers
- * with an error (no route, blackhole, connection reset).
- */
-const PATH_KINDS = new Set(["unreachable", "timeout", "dns"]);
-/** Auth and host-key trouble does not fix itself in seconds: retry at the cap. */
+/** Auth and host-key trouble does not fix itself in seconds: retry at the cap (see retryWhileRunning). */
 const CONFIG_RETRY_MS = 30_000;
 
 /** Why the last connection attempt or session ended. */
 export type ReconnectCause =
   /** An attempt to connect failed; kind is the SSH failure kind, null when not an SSH failure. */
-  | { why: "attempt-failed"; kind: string | null }
+  | { why: "attempt-failed"; kind: SshErrorKind | null }
   /** An established session ended; kind is the master's failure kind, null when something else ended it. */
-  | { why: "session-lost"; kind: string | null }
+  | { why: "session-lost"; kind: SshErrorKind | null }
   /** The path came back while an attempt still hung on the dead one: it was abandoned. */
   | { why: "path-back" };
 
@@ -42,8 +34,9 @@ export interface ReconnectPlan {
 export function reconnectPlan(cause: ReconnectCause, attempt: number): ReconnectPlan {
   if (cause.why === "path-back") return { delayMs: 0, watchPath: true };
   const kind = cause.kind;
-  if (kind !== null && CONFIG_KINDS.has(kind)) return { delayMs: CONFIG_RETRY_MS, watchPath: false };
-  const watchPath = kind !== null && PATH_KINDS.has(kind);
+  const retry = kind === null ? "backoff" : retryWhileRunning(kind);
+  if (retry === "slowly") return { delayMs: CONFIG_RETRY_MS, watchPath: false };
+  const watchPath = retry === "watch-path";
   // A master ended by its keepalive has already waited out 6-9 s of silence
   // (see TUNABLE_MASTER_DEFAULTS in src/ssh/argv.ts), and the path may have
   // come back meanwhile: the first retry starts at once. Being that slow, it

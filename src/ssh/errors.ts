@@ -209,6 +209,39 @@ export function isConfigurationFailure(kind: SshErrorKind): boolean {
   return FATAL_AT_FIRST_START[kind];
 }
 
+/**
+ * How a failure of each kind is retried once rdhpf has connected before:
+ * - "slowly": keys, host keys and passwords do not fix themselves in seconds;
+ *   retry at the backoff's cap.
+ * - "watch-path": the network path may be what failed ("timeout" covers a
+ *   silent path: SYNs or the keepalive lost, "unreachable" a path that
+ *   answers with an error); probe it and retry as soon as it is back.
+ * - "backoff": anything else, with the usual backoff.
+ */
+export type RetryWhileRunning = "slowly" | "watch-path" | "backoff";
+
+const RETRY_WHILE_RUNNING: Record<SshErrorKind, RetryWhileRunning> = {
+  "host-key-unknown": "slowly",
+  "host-key-changed": "slowly",
+  auth: "slowly",
+  dns: "watch-path",
+  unreachable: "watch-path",
+  timeout: "watch-path",
+  "port-in-use": "backoff",
+  "bind-failed": "backoff",
+  "forward-refused": "backoff",
+  "forward-failed": "backoff",
+  "stream-local-refused": "backoff",
+  "master-gone": "backoff",
+  "control-socket-in-use": "backoff",
+  unknown: "backoff",
+};
+
+/** How a failure of `kind` is retried after the first successful connection; see RETRY_WHILE_RUNNING. */
+export function retryWhileRunning(kind: SshErrorKind): RetryWhileRunning {
+  return RETRY_WHILE_RUNNING[kind];
+}
+
 /** An SSH operation that failed; `kind` says why (see `classifySshStderr`). */
 export class SshConnectError extends RdhpfError {
   constructor(

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { classifySshStderr, isConfigurationFailure, spawnFailure, type SshErrorKind } from "./errors.ts";
+import { classifySshStderr, isConfigurationFailure, retryWhileRunning, spawnFailure, type SshErrorKind } from "./errors.ts";
 
 // Every stderr below was printed by OpenSSH 9.2p1 (Debian 12), with the
 // options rdhpf uses (BatchMode=yes, LogLevel=ERROR for clients, INFO for the
@@ -229,6 +229,27 @@ describe("isConfigurationFailure", () => {
     ["unknown", false],
   ];
   for (const [kind, fatal] of cases) it(`${kind} ${fatal ? "is" : "is not"} a configuration failure at first start`, () => assert.equal(isConfigurationFailure(kind), fatal));
+});
+
+describe("retryWhileRunning", () => {
+  // The whole table: how each failure is retried once rdhpf has connected before.
+  const cases: Array<[SshErrorKind, string]> = [
+    ["host-key-unknown", "slowly"],
+    ["host-key-changed", "slowly"],
+    ["auth", "slowly"],
+    ["dns", "watch-path"],
+    ["unreachable", "watch-path"],
+    ["timeout", "watch-path"],
+    ["port-in-use", "backoff"],
+    ["bind-failed", "backoff"],
+    ["forward-refused", "backoff"],
+    ["forward-failed", "backoff"],
+    ["stream-local-refused", "backoff"],
+    ["master-gone", "backoff"],
+    ["control-socket-in-use", "backoff"],
+    ["unknown", "backoff"],
+  ];
+  for (const [kind, retry] of cases) it(`${kind} is retried ${retry}`, () => assert.equal(retryWhileRunning(kind), retry));
 });
 
 describe("spawnFailure", () => {

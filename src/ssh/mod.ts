@@ -17,7 +17,7 @@
  */
 export { type LocalForward, type SshContext } from "./argv.ts";
 export { lintSshConfig, readUserSshConfig, type SshConfigFinding } from "./config_lint.ts";
-export { isConfigurationFailure, SshConnectError, type SshErrorKind } from "./errors.ts";
+export { isConfigurationFailure, retryWhileRunning, SshConnectError, type SshErrorKind } from "./errors.ts";
 export { SshMaster } from "./master.ts";
 export { Mux } from "./mux.ts";
 export { runSsh } from "./process.ts";
