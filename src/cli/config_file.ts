@@ -39,6 +39,8 @@ export const ConfigFileSchema = z.strictObject({
   map: z.array(portRule(parsePortMap)).optional(),
   onConflict: OnConflictSchema.optional(),
   maxForwards: MaxForwardsSchema.optional(),
+  /** Where `rdhpf run` serves its Docker socket, or false for none (see --docker-socket). */
+  dockerSocket: z.union([z.string().min(1), z.literal(false)]).optional(),
 });
 export type ConfigFile = z.infer<typeof ConfigFileSchema>;
 

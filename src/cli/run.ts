@@ -6,10 +6,11 @@
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import { getLogger } from "@logtape/logtape";
-import { Engine, ensurePrivateDir, InstanceLock, resolveInstance, startControlServer } from "../daemon/mod.ts";
+import { DockerSocketServer, Engine, ensurePrivateDir, InstanceLock, resolveInstance, startControlServer } from "../daemon/mod.ts";
 import { usageError } from "../errors.ts";
 import { LogFormatSchema, LogLevelSchema, setupLogging, stopLogging } from "../log/mod.ts";
 import { VERSION } from "../version.ts";
+import { dockerClientSocketPath } from "../paths.ts";
 import { loadConfigFile } from "./config_file.ts";
 import { forwardingSettings, withForwardingOptions } from "./forwarding_options.ts";
 import { hasIpv6Loopback, listenAddresses } from "../forward/mod.ts";
@@ -34,6 +35,7 @@ Examples:
   rdhpf run --host dockerbox -F ~/.ssh/config --exclude-ports 22 --log-file ~/Library/Logs/rdhpf/rdhpf.log
   rdhpf run --host ssh://me@[fd00::10]:2222 -o IdentityFile=~/.ssh/docker_ed25519 --map 5432:15432
   rdhpf run --host dockerbox --on-conflict next-free     # local postgres on 5432? the remote one lands on 5433
+  rdhpf run --host dockerbox & eval "$(rdhpf env --host dockerbox)"; docker ps   # docker through rdhpf's socket
 
 Exit status: 0 after a signal, 1 when another instance runs for the host,
 2 for bad input or a configuration error at the first connection (unknown
@@ -47,7 +49,7 @@ host key, authentication failure, unreachable host).`)
       setupLogging({ level: level.data, format: o.logFormat ?? cfg.logFormat ?? "text", file: o.logFile ?? cfg.logFile ?? null });
 
       const { host, ssh } = targetSettings(o, cfg, env);
-      const { rules, binds, onConflict, maxForwards } = forwardingSettings(o, cfg);
+      const { rules, binds, onConflict, maxForwards, dockerSocket } = forwardingSettings(o, cfg);
       const instance = await resolveInstance(host, ssh, env);
       const bindAddresses = listenAddresses(binds, await hasIpv6Loopback());
       if (binds.length === 0 && bindAddresses.length === 1) log.info("No IPv6 loopback on this machine; listening on 127.0.0.1 only");
@@ -60,9 +62,19 @@ host key, authentication failure, unreachable host).`)
 
       ensurePrivateDir(instance.paths.dir);
       const lock = await InstanceLock.acquire(instance.paths, instance.target.raw);
+      let socket: DockerSocketServer | null = null;
+      try {
+        socket = dockerSocket === false ? null : await DockerSocketServer.start({
+          path: dockerSocket === "default" ? dockerClientSocketPath(instance.paths.dir, instance.target) : dockerSocket,
+        });
+      } catch (err) {
+        lock.release();
+        throw err;
+      }
       const engine = new Engine({
         host: instance.target.raw, ssh: instance.ssh, paths: instance.paths, rules, onConflict, maxForwards, bindAddresses, lock, version: VERSION,
         routeProbe: instance.direct ? { host: instance.resolved.hostname, port: instance.resolved.port } : null, resolved: instance.resolved,
+        dockerSocket: socket,
       });
       log.info("rdhpf starting", { version: VERSION, host: instance.target.raw, resolved: instance.identity, pid: process.pid, bind: bindAddresses.join(",") });
 
@@ -86,6 +98,7 @@ host key, authentication failure, unreachable host).`)
         await engine.run(shutdown.signal);
       } finally {
         await control.close();
+        await socket?.close();
         lock.release();
         log.info("rdhpf stopped");
         stopLogging();

@@ -58,7 +58,14 @@ export class StatusStore {
   private forwardsAdded = 0;
   private forwardsRemoved = 0;
 
-  constructor(readonly host: string, readonly pid: number, readonly version: string, private readonly resolved: StatusDocument["resolved"] = null) {}
+  constructor(
+    readonly host: string,
+    readonly pid: number,
+    readonly version: string,
+    private readonly resolved: StatusDocument["resolved"] = null,
+    /** See the status document's `docker.client_socket`. */
+    private readonly clientSocket: string | null = null,
+  ) {}
 
   touch(): void {
     this.updatedAtMs = Date.now();
@@ -180,6 +187,7 @@ export class StatusStore {
         connected: this.docker.connected, server_version: this.docker.serverVersion, api_version: this.docker.apiVersion,
         transport: this.docker.transport, endpoint: this.docker.endpoint, events_received: this.docker.eventsReceived,
         last_event_at: iso(this.docker.lastEventAtMs), event_stream_restarts: this.docker.eventStreamRestarts,
+        client_socket: this.clientSocket,
       },
       latency_ms: { p50: percentile(this.addLatenciesMs, 50), p99: percentile(this.addLatenciesMs, 99), samples: this.addLatenciesMs.length },
       forwards: rows,
