@@ -97,8 +97,8 @@ host key, authentication failure, unreachable host).`)
       try {
         await engine.run(shutdown.signal);
       } finally {
-        await control.close();
         await socket?.close();
+        await control.close();
         lock.release();
         log.info("rdhpf stopped");
         stopLogging();

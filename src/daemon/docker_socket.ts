@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { chmodSync, lstatSync, unlinkSync } from "node:fs";
+import { chmodSync, lstatSync, statSync, unlinkSync } from "node:fs";
 import net from "node:net";
 import { dirname } from "node:path";
 import { getLogger } from "@logtape/logtape";
@@ -167,7 +167,7 @@ async function checkPlace(path: string): Promise<void> {
   const dir = dirname(path);
   let st: { uid: number; mode: number };
   try {
-    st = lstatSync(dir);
+    st = statSync(dir);
   } catch (err) {
     throw new RdhpfError(`cannot serve the Docker socket ${path}: ${(err as Error).message}`, "create the directory (mode 0700) or choose another path with --docker-socket PATH", 2);
   }
