@@ -80,6 +80,17 @@ describe("rdhpf's Docker socket with the real docker CLI (compiled binary, real 
     assert.equal((await daemon.status()).docker.client_socket, socketPath);
   });
 
+  it("refuses, with exit 2 before connecting, a --docker-socket in a directory others can write", async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), "rdhpf-e2e-"));
+    try {
+      const r = await rdhpf(["run", "--host", tb.alias, "-F", tb.sshConfigFile, "--docker-socket", join(tmpdir(), "rdhpf-shared.sock")], { RDHPF_STATE_DIR: stateDir });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /refusing to serve the Docker socket .* not private/);
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+
   it("runs docker ps and docker version through it", async () => {
     const ps = await dockerSock(["ps"]);
     assert.equal(ps.code, 0, ps.stderr);
