@@ -222,3 +222,36 @@ describe("rdhpf's Docker socket with the real docker CLI (compiled binary, real 
     assert.throws(() => statSync(socketPath), /ENOENT/);
   });
 });
+
+describe("rdhpf's Docker socket when sshd refuses stream-local forwarding (dial-stdio)", { skip }, () => {
+  let tb: Testbed;
+  let daemon: Daemon;
+  let configDir: string;
+
+  before(async () => {
+    requireBinary();
+    tb = await startTestbed({ sshdExtraConfig: ["AllowStreamLocalForwarding no"] });
+    configDir = mkdtempSync(join(tmpdir(), "rdhpf-docker-config-"));
+    daemon = new Daemon(tb);
+    await daemon.waitForLog(/docker events stream started/, 30_000);
+  });
+
+  after(async () => {
+    await daemon?.stop();
+    daemon?.cleanup();
+    await tb?.stop();
+    if (configDir) rmSync(configDir, { recursive: true, force: true });
+  });
+
+  it("relays docker ps and docker run -i through dial-stdio", async () => {
+    const st = await daemon.status();
+    assert.equal(st.docker.transport, "dial-stdio");
+    const host = `unix://${st.docker.client_socket}`;
+    const ps = await docker(host, configDir, ["ps"]);
+    assert.equal(ps.code, 0, ps.stderr);
+    const input = Buffer.from("through dial-stdio\n".repeat(1000));
+    const cat = await docker(host, configDir, ["run", "--rm", "-i", tb.image, "cat"], { input });
+    assert.equal(cat.code, 0, cat.stderr);
+    assert.equal(cat.stdout, input.toString("latin1"));
+  });
+});
