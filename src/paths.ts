@@ -61,3 +61,37 @@ export function instancePaths(dir: string, identity: string): InstancePaths {
     legacyEndpointCache: join(dir, `${key}.endpoint`),
   };
 }
+
+/** Longest unix socket path in bytes, without the terminating NUL: sun_path is 104 bytes on macOS, 108 on Linux. */
+export function maxSocketPathBytes(platform: string = process.platform): number {
+  return (platform === "linux" ? 108 : 104) - 1;
+}
+
+/** Hex digits of the hash that keeps a too-long name unique. */
+const NAME_HASH_CHARS = 10;
+
+/**
+ * Where `rdhpf run` serves its Docker Engine socket for one host by default:
+ * `<runtime dir>/<name>.sock`, `<name>` being the ssh alias or host (with
+ * `-<port>` when the target names a port), every character outside
+ * `[A-Za-z0-9._-]` turned into `_`. Only when the path would exceed the
+ * platform's sun_path limit is the name cut and a hash of the whole name
+ * appended, so that it stays unique and stable.
+ *
+ * @example
+ * dockerClientSocketPath("/run/user/1000/rdhpf", { host: "build-box", port: null }) // "/run/user/1000/rdhpf/build-box.sock"
+ */
+export function dockerClientSocketPath(dir: string, target: { host: string; port: number | null }, platform: string = process.platform): string {
+  const raw = target.port === null ? target.host : `${target.host}-${target.port}`;
+  // A leading dot would hide the file and "." or ".." would name a directory.
+  let name = raw.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^\./, "_");
+  // `<key>.api.sock` and its siblings are instance files that `rdhpf status` looks for.
+  if (/\.(api|ssh|docker)$/.test(name)) name += "_";
+  const limit = maxSocketPathBytes(platform);
+  const whole = join(dir, `${name}.sock`);
+  if (Buffer.byteLength(whole) <= limit) return whole;
+  const hash = createHash("sha256").update(raw).digest("hex").slice(0, NAME_HASH_CHARS);
+  const room = limit - Buffer.byteLength(join(dir, `-${hash}.sock`));
+  // A runtime dir so long that no name fits: the hash alone, and listen() says what is wrong.
+  return room <= 0 ? join(dir, `${hash}.sock`) : join(dir, `${name.slice(0, room)}-${hash}.sock`);
+}

@@ -42,6 +42,8 @@ export const ConfigFileSchema = z.strictObject({
   maxForwards: MaxForwardsSchema.optional(),
   /** As `--metrics-listen`: "[ADDR:]PORT", checked by the same parser. */
   metricsListen: portRule(parseMetricsListen).optional(),
+  /** Where `rdhpf run` serves its Docker socket, or false for none (see --docker-socket). */
+  dockerSocket: z.union([z.string().min(1), z.literal(false)]).optional(),
 });
 export type ConfigFile = z.infer<typeof ConfigFileSchema>;
 

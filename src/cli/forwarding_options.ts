@@ -1,7 +1,8 @@
 /**
  * The options that say what `rdhpf run` forwards and where it listens:
- * `--bind`, `--include-ports`, `--exclude-ports`, `--map`, `--on-conflict` and
- * `--max-forwards`.
+ * `--bind`, `--include-ports`, `--exclude-ports`, `--map`, `--on-conflict`,
+ * `--max-forwards`, and where rdhpf serves its Docker socket
+ * (`--docker-socket`, `--no-docker-socket`).
  * Declared and resolved here once, so that `run`, `doctor` (which checks the
  * local ports `run` would take) and `service install` (which validates them
  * before writing a service) agree on their spelling, parsing and precedence.
@@ -10,8 +11,10 @@
  */
 import { type Command, InvalidArgumentError, Option, type OptionValues } from "@commander-js/extra-typings";
 import { isIP } from "node:net";
+import { resolve } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import { usageError } from "../errors.ts";
+import { hasUnsafeChars } from "../text_safety.ts";
 import { DEFAULT_MAX_FORWARDS, MaxForwardsSchema, NO_RULES, type OnConflict, OnConflictSchema, parsePortMap, parsePortRanges, type PortRules } from "../forward/mod.ts";
 import type { ConfigFile } from "./config_file.ts";
 import { collect } from "./options.ts";
@@ -25,7 +28,9 @@ export function withForwardingOptions<Args extends unknown[], Opts extends Optio
     .option("--exclude-ports <list>", "never forward these remote ports, e.g. 22,2375-2376 (wins over --include-ports)")
     .option("--map <remote:local>", "forward remote port REMOTE to local port LOCAL (repeatable)", collect, [] as string[])
     .addOption(new Option("--on-conflict <policy>", "when a local port is taken: wait for it, or use the next free port (default: wait)").choices(OnConflictSchema.options))
-    .option("--max-forwards <n>", `forward at most N ports of this host; the rest show as ignored in status (default: ${DEFAULT_MAX_FORWARDS})`, parseMaxForwards);
+    .option("--max-forwards <n>", `forward at most N ports of this host; the rest show as ignored in status (default: ${DEFAULT_MAX_FORWARDS})`, parseMaxForwards)
+    .option("--docker-socket <path>", "serve the Docker Engine socket for docker, compose and Testcontainers here (default: <runtime dir>/<host>.sock; `rdhpf env` prints it)")
+    .option("--no-docker-socket", "do not serve a Docker socket");
 }
 
 /** Commander parser of `--max-forwards`: a whole number from 1 to 65535. */
@@ -43,6 +48,8 @@ export interface ForwardingOptionValues {
   map: string[];
   onConflict?: OnConflict;
   maxForwards?: number;
+  /** A path, false for --no-docker-socket, undefined when not given. */
+  dockerSocket?: string | boolean;
 }
 
 export interface ForwardingSettings {
@@ -52,6 +59,8 @@ export interface ForwardingSettings {
   onConflict: OnConflict;
   /** Most forwards (local ports) for the host; see `capForwards`. */
   maxForwards: number;
+  /** Where to serve the Docker socket: an absolute path, "default" (see `dockerClientSocketPath`), or false: not at all. */
+  dockerSocket: string | false;
 }
 
 /** Command line over config file, each option on its own; throws a usage error naming a bad value. */
@@ -61,6 +70,7 @@ export function forwardingSettings(o: ForwardingOptionValues, cfg: ConfigFile): 
     binds: (o.bind.length > 0 ? o.bind : cfg.bind ?? []).map(validateBind),
     onConflict: o.onConflict ?? cfg.onConflict ?? "wait",
     maxForwards: o.maxForwards ?? cfg.maxForwards ?? DEFAULT_MAX_FORWARDS,
+    dockerSocket: dockerSocketSetting(o.dockerSocket ?? cfg.dockerSocket),
   };
 }
 
@@ -88,4 +98,12 @@ export function validateBind(addr: string): string {
   const a = addr.replace(/^\[(.*)\]$/, "$1");
   if (isIP(a) === 0) throw usageError(`invalid --bind ${JSON.stringify(addr)}`, "give an IP address, for example --bind 127.0.0.1 or --bind ::1 (repeatable)");
   return a;
+}
+
+/** `--docker-socket PATH` / `--no-docker-socket` (or the config file's `dockerSocket`) as a setting; a relative path is taken from the working directory. */
+export function dockerSocketSetting(value: string | boolean | undefined): string | false {
+  if (value === false) return false;
+  if (value === undefined || value === true) return "default";
+  if (value === "" || hasUnsafeChars(value)) throw usageError(`invalid Docker socket path ${JSON.stringify(value)}`, "give a file path, e.g. --docker-socket ~/.rdhpf/docker.sock, or --no-docker-socket");
+  return resolve(value);
 }

@@ -1,7 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { InvalidArgumentError } from "@commander-js/extra-typings";
-import { buildRules, forwardingSettings, parseMaxForwards } from "./forwarding_options.ts";
+import { resolve } from "node:path";
+import { buildRules, dockerSocketSetting, forwardingSettings, parseMaxForwards } from "./forwarding_options.ts";
 
 describe("parseMaxForwards", () => {
   for (const [text, n] of [["1", 1], ["1000", 1000], ["65535", 65535]] as const) {
@@ -28,4 +29,16 @@ describe("buildRules", () => {
   it("has nothing to say about a --map repeated with the same local port", () => {
     assert.equal(buildRules(undefined, undefined, ["5432:15432", "5432:15432"]).mapNotes, undefined);
   });
+});
+
+describe("the Docker socket setting", () => {
+  const settings = (o: { dockerSocket?: string | boolean }, cfg: { dockerSocket?: string | false } = {}) => forwardingSettings({ bind: [], map: [], ...o }, cfg).dockerSocket;
+  it("serves at the default path unless told otherwise", () => assert.equal(settings({}), "default"));
+  it("takes --docker-socket as an absolute path", () => assert.equal(settings({ dockerSocket: "run/d.sock" }), resolve("run/d.sock")));
+  it("turns it off with --no-docker-socket, even when the config file names a path", () => assert.equal(settings({ dockerSocket: false }, { dockerSocket: "/x.sock" }), false));
+  it("takes the config file's path or false when the command line says nothing", () => {
+    assert.equal(settings({}, { dockerSocket: "/x.sock" }), "/x.sock");
+    assert.equal(settings({}, { dockerSocket: false }), false);
+  });
+  it("refuses a path with control characters", () => assert.throws(() => dockerSocketSetting("/a\nb.sock"), /invalid Docker socket path/));
 });

@@ -9,6 +9,7 @@ import { formatError, RdhpfError } from "../errors.ts";
 import { versionLine } from "../version.ts";
 import { completionsCommand } from "./completions.ts";
 import { doctorCommand } from "./doctor.ts";
+import { envCommand } from "./env.ts";
 import { runCommand } from "./run.ts";
 import { serviceCommand } from "./service.ts";
 import { statusCommand } from "./status.ts";
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
 Examples:
   rdhpf run --host ssh://docker@build-host.example     forward every published port
   rdhpf status                                         what is forwarded, and health
+  eval "$(rdhpf env)" && docker ps                     docker through rdhpf's one SSH connection
   docker run -d -p 5432:5432 postgres && rdhpf wait --port 5432 && npm test
   rdhpf service install --host ssh://docker@build-host.example
   rdhpf doctor --host ssh://docker@build-host.example  check ssh, Docker, sshd and local ports
@@ -36,6 +38,7 @@ RDHPF_LOG_LEVEL, RDHPF_STATE_DIR (runtime dir), NO_COLOR.`);
   program.addCommand(waitCommand());
   program.addCommand(serviceCommand());
   program.addCommand(doctorCommand());
+  program.addCommand(envCommand());
   program.addCommand(completionsCommand(() => program));
   program.addCommand(
     new Command("version").description("print the version and exit").action(() => {

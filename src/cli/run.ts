@@ -6,9 +6,10 @@
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import { getLogger } from "@logtape/logtape";
-import { Engine, ensurePrivateDir, InstanceLock, resolveInstance, startControlServer, startMetricsServer } from "../daemon/mod.ts";
+import { DockerSocketServer, Engine, ensurePrivateDir, InstanceLock, resolveInstance, startControlServer, startMetricsServer } from "../daemon/mod.ts";
 import { usageError } from "../errors.ts";
 import { LogFormatSchema, LogLevelSchema, logBytesWritten, setupLogging, stopLogging } from "../log/mod.ts";
+import { dockerClientSocketPath } from "../paths.ts";
 import { COMMIT, VERSION } from "../version.ts";
 import { loadConfigFile } from "./config_file.ts";
 import { forwardingSettings, withForwardingOptions } from "./forwarding_options.ts";
@@ -36,7 +37,8 @@ Examples:
   rdhpf run --host dockerbox -F ~/.ssh/config --exclude-ports 22 --log-file ~/Library/Logs/rdhpf/rdhpf.log
   rdhpf run --host ssh://me@[fd00::10]:2222 -o IdentityFile=~/.ssh/docker_ed25519 --map 5432:15432
   rdhpf run --host dockerbox --on-conflict next-free     # local postgres on 5432? the remote one lands on 5433
-  rdhpf run --host dockerbox --metrics-listen 9469       # scrape http://127.0.0.1:9469/metrics
+  rdhpf run --host dockerbox --metrics-listen 9464       # scrape http://127.0.0.1:9464/metrics
+  rdhpf run --host dockerbox & eval "$(rdhpf env --host dockerbox)"; docker ps   # docker through rdhpf's socket
 
 Exit status: 0 after a signal, 1 when another instance runs for the host,
 2 for bad input (including a --metrics-listen port in use) or a configuration error at the first connection (unknown
@@ -50,7 +52,7 @@ host key, authentication failure, unreachable host).`)
       setupLogging({ level: level.data, format: o.logFormat ?? cfg.logFormat ?? "text", file: o.logFile ?? cfg.logFile ?? null });
 
       const { host, ssh } = targetSettings(o, cfg, env);
-      const { rules, binds, onConflict, maxForwards } = forwardingSettings(o, cfg);
+      const { rules, binds, onConflict, maxForwards, dockerSocket } = forwardingSettings(o, cfg);
       const metricsRaw = o.metricsListen ?? cfg.metricsListen;
       const metricsListen = metricsRaw === undefined ? null : parseMetricsListen(metricsRaw);
       const instance = await resolveInstance(host, ssh, env);
@@ -65,10 +67,20 @@ host key, authentication failure, unreachable host).`)
 
       ensurePrivateDir(instance.paths.dir);
       const lock = await InstanceLock.acquire(instance.paths, instance.target.raw);
+      let socket: DockerSocketServer | null = null;
+      try {
+        socket = dockerSocket === false ? null : await DockerSocketServer.start({
+          path: dockerSocket === "default" ? dockerClientSocketPath(instance.paths.dir, instance.target) : dockerSocket,
+        });
+      } catch (err) {
+        lock.release();
+        throw err;
+      }
       const engine = new Engine({
         host: instance.target.raw, ssh: instance.ssh, paths: instance.paths, rules, onConflict, maxForwards, bindAddresses, lock, version: VERSION,
         build: { commit: COMMIT, logBytesWritten },
         routeProbe: instance.direct ? { host: instance.resolved.hostname, port: instance.resolved.port } : null, resolved: instance.resolved,
+        dockerSocket: socket,
       });
       log.info("rdhpf starting", { version: VERSION, host: instance.target.raw, resolved: instance.identity, pid: process.pid, bind: bindAddresses.join(",") });
 
@@ -77,6 +89,7 @@ host key, authentication failure, unreachable host).`)
       try {
         metrics = metricsListen === null ? null : await startMetricsServer(metricsListen, () => engine.status());
       } catch (err) {
+        await socket?.close();
         lock.release();
         throw err;
       }
@@ -99,6 +112,7 @@ host key, authentication failure, unreachable host).`)
       try {
         await engine.run(shutdown.signal);
       } finally {
+        await socket?.close();
         await control.close();
         await metrics?.close();
         lock.release();

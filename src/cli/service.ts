@@ -72,7 +72,7 @@ function choosePlatform(raw: string | undefined, hostPlatform: string): ServiceP
 
 // Options of `rdhpf run` whose values are paths: made absolute, because a
 // service starts in a different working directory.
-const PATH_OPTIONS = new Set(["sshConfig", "logFile", "config"]);
+const PATH_OPTIONS = new Set(["sshConfig", "logFile", "config", "dockerSocket"]);
 
 /**
  * Turns the parsed `run` options back into argv for the service, validated
@@ -84,6 +84,11 @@ export function runArgsFor(runOptions: readonly Option[], values: Record<string,
     const key = opt.attributeName();
     const flag = opt.long;
     const value = values[key];
+    // `--no-x` shares its value with `--x`: false is its turn, anything else the other's.
+    if (opt.negate) {
+      if (value === false && flag !== undefined) args.push(flag);
+      continue;
+    }
     if (key === "host" || flag === undefined || value === undefined || value === false) continue;
     const items = Array.isArray(value) ? value.map(String) : [value === true ? "" : String(value)];
     for (const item of items) {

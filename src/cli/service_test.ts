@@ -83,6 +83,18 @@ describe("rdhpf service install", () => {
     assert.match(r.out, /launchctl bootstrap gui\/501 /);
   });
 
+  const programArgs = async (extra: string[]) => {
+    const r = await service(["install", "--dry-run", "--platform", "darwin", "--host", "box", "--log-file", "/l/rdhpf.log", ...extra]);
+    const xml = r.out.slice(r.out.indexOf("<?xml"), r.out.indexOf("</plist>") + "</plist>".length);
+    return ((parse(xml) as Record<string, unknown>).ProgramArguments as string[]).slice(4);
+  };
+  it("passes --no-docker-socket on to the service", async () => {
+    assert.deepEqual(await programArgs(["--no-docker-socket"]), ["--no-docker-socket", "--log-file", "/l/rdhpf.log"]);
+  });
+  it("passes --docker-socket on to the service as an absolute path", async () => {
+    assert.deepEqual(await programArgs(["--docker-socket", "run/docker.sock"]), ["--docker-socket", join(scratch, "run/docker.sock"), "--log-file", "/l/rdhpf.log"]);
+  });
+
   it("--platform linux writes the unit (and, off Linux or without systemctl, prints the commands)", async () => {
     const r = await service(["install", "--platform", "linux", "--host", "dockerbox", "--max-forwards", "500", "--log-file", "logs/rdhpf.log"]);
     const unit = readFileSync(join(r.home, ".config/systemd/user/rdhpf.service"), "utf8");

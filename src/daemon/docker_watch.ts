@@ -44,6 +44,8 @@ export class DockerWatch {
     private readonly requestReconcile: (eventAtMs?: number) => void,
     /** Writes the status out. */
     private readonly publish: () => void,
+    /** Told the private socket of each new link, and null when it closes (rdhpf's Docker socket relays there). */
+    private readonly onLink: (socketPath: string | null) => void = () => undefined,
   ) {}
 
   /** The link in use, or null between two. */
@@ -62,6 +64,7 @@ export class DockerWatch {
         if (signal.aborted) return;
         this.link = await openDockerLink(this.mux, this.paths, endpoint);
         const d = this.link;
+        this.onLink(this.paths.dockerSocket);
         this.store.dockerLinked({ serverVersion: d.serverVersion, apiVersion: d.apiVersion, transport: d.transport, endpoint: d.endpoint });
         log.info("Docker daemon connectivity validated", { docker_version: d.serverVersion, api_version: d.apiVersion, transport: d.transport, endpoint: d.endpoint });
         if (fromCache && !rechecked) {
@@ -91,6 +94,7 @@ export class DockerWatch {
   async close(): Promise<void> {
     const d = this.link;
     this.link = null;
+    this.onLink(null);
     this.store.dockerUnlinked();
     if (d) await d.close().catch(() => undefined);
   }

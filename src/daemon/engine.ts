@@ -31,6 +31,7 @@ import { isConfigurationFailure, type LocalForward, Mux, SshConnectError, type S
 import type { DaemonState, StatusDocument } from "../status/mod.ts";
 import { sleep } from "../sleep.ts";
 import { Coalescer } from "./coalescer.ts";
+import type { DockerSocketServer } from "./docker_socket.ts";
 import { DockerWatch } from "./docker_watch.ts";
 import type { InstanceLock } from "./lock.ts";
 import { Reconciler, type ReconcilerOptions } from "./reconciler.ts";
@@ -60,6 +61,8 @@ export interface EngineOptions extends ReconcilerOptions {
    * path is back. null: wait out the backoff.
    */
   routeProbe?: { host: string; port: number } | null;
+  /** rdhpf's Docker socket for the user's tools (docker_socket.ts), served across reconnects; null when turned off. */
+  dockerSocket?: DockerSocketServer | null;
 }
 
 class SessionEnded extends Error {}
@@ -82,12 +85,12 @@ export class Engine {
   constructor(private readonly opts: EngineOptions) {
     const probe = opts.routeProbe;
     this.route = probe ? new RouteWatch(() => connects({ host: probe.host, port: probe.port }, ROUTE_PROBE_TIMEOUT_MS)) : null;
-    this.store = new StatusStore(opts.host, process.pid, opts.version, opts.resolved ?? null, opts.build);
+    this.store = new StatusStore(opts.host, process.pid, opts.version, opts.resolved ?? null, opts.build, opts.dockerSocket?.path ?? null);
     this.mux = new Mux(opts.ssh);
     this.applier = new ForwardApplier(this.muxBackend(), opts.bindAddresses, findPortOwner);
     const publish = () => this.publish();
     const reconciler = new Reconciler(opts, this.applier, this.store, () => this.reconciles.request(), publish);
-    this.docker = new DockerWatch(this.mux, opts.paths, this.store, (atMs) => this.reconciles.request(atMs), publish);
+    this.docker = new DockerWatch(this.mux, opts.paths, this.store, (atMs) => this.reconciles.request(atMs), publish, (socketPath) => opts.dockerSocket?.setUpstream(socketPath));
     this.reconciles = new Coalescer(async (triggers) => {
       const link = this.docker.current;
       if (link && this.master) await reconciler.reconcile(link, triggers);

@@ -61,8 +61,13 @@ export class StatusStore {
   private forwardsRemoved = 0;
 
   constructor(
-    readonly host: string, readonly pid: number, readonly version: string, private readonly resolved: StatusDocument["resolved"] = null,
+    readonly host: string,
+    readonly pid: number,
+    readonly version: string,
+    private readonly resolved: StatusDocument["resolved"] = null,
     private readonly build: { commit: string; logBytesWritten: () => number } = { commit: "dev", logBytesWritten: () => 0 },
+    /** See the status document's `docker.client_socket`. */
+    private readonly clientSocket: string | null = null,
   ) {}
 
   touch(): void {
@@ -190,6 +195,7 @@ export class StatusStore {
         connected: this.docker.connected, server_version: this.docker.serverVersion, api_version: this.docker.apiVersion,
         transport: this.docker.transport, endpoint: this.docker.endpoint, events_received: this.docker.eventsReceived,
         last_event_at: iso(this.docker.lastEventAtMs), event_stream_restarts: this.docker.eventStreamRestarts,
+        client_socket: this.clientSocket,
       },
       latency_ms: { p50: percentile(this.addLatenciesMs, 50), p99: percentile(this.addLatenciesMs, 99), samples: this.addLatenciesMs.length },
       add_latency: { buckets: this.addLatency.buckets.map((b) => ({ ...b })), sum_s: this.addLatency.sum_s, count: this.addLatency.count },

@@ -20,6 +20,17 @@ describe("StatusStore", () => {
     ]);
   });
 
+  it("shows where the Docker socket is served, and null when it is off", () => {
+    assert.equal(new StatusStore("h", 1, "0.0.0", null, undefined, "/run/rdhpf/h.sock").document(empty).docker.client_socket, "/run/rdhpf/h.sock");
+    assert.equal(new StatusStore("h", 1, "0.0.0").document(empty).docker.client_socket, null);
+  });
+
+  it("reads a state file of an older rdhpf, which had no Docker socket field", () => {
+    const doc = new StatusStore("h", 1, "0.0.0").document(empty);
+    const { client_socket: _, ...olderDocker } = doc.docker;
+    assert.equal(StatusDocumentSchema.parse({ ...doc, docker: olderDocker }).docker.client_socket, null);
+  });
+
   it("reports the forward counters", () => {
     const store = new StatusStore("h", 1, "0.0.0");
     store.forwardsChanged(3, 1);

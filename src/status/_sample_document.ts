@@ -58,6 +58,7 @@ export function sampleDocument(): StatusDocument {
       api_version: "1.41",
       transport: "socket-forward",
       endpoint: "unix:///var/run/docker.sock",
+      client_socket: "/run/user/1000/rdhpf/build-host.example.sock",
       events_received: 1834,
       last_event_at: ago(3),
       event_stream_restarts: 0,

@@ -187,6 +187,7 @@ function headerLines(view: InstanceView, now: Date, width: number): string[] {
   const engine = d.server_version ? `Docker ${d.server_version} (API ${d.api_version ?? "?"})` : "Docker version unknown";
   const via = d.transport ? ` via ${d.transport}${d.endpoint ? ` to ${d.endpoint}` : ""}` : "";
   lines.push(labelled("docker", `${d.connected ? "connected" : "not connected"}, ${engine}${via}`, width));
+  if (d.client_socket) lines.push(labelled("socket", `DOCKER_HOST=unix://${d.client_socket} for docker, compose, Testcontainers`, width));
   const lastEvent = ageText(d.last_event_at, now);
   lines.push(labelled(
     "events",

@@ -91,6 +91,8 @@ export const StatusDocumentSchema = z.object({
     events_received: z.number().int(),
     last_event_at: z.string().nullable(),
     event_stream_restarts: z.number().int(),
+    /** The local Docker socket rdhpf serves for the user's tools; null when turned off. Came after 0.1.0. */
+    client_socket: z.string().nullable().default(null),
   }),
   latency_ms: z.object({ p50: z.number().nullable(), p99: z.number().nullable(), samples: z.number().int() }),
   /** Defaults as for the totals below: older daemons kept no histogram. */
