@@ -2,7 +2,7 @@
 # Makes this checkout ready to run: npm dependencies, and the Debian packages
 # the tests need (the test bed's real dockerd and sshd in a network
 # namespace, zsh and fish for the shell completion tests, and promtool for
-# the alert rule tests).
+# the alert rule tests, docker-compose as a client of rdhpf's Docker socket).
 #
 # Idempotent and quick (well under a second) when everything is present.
 # As root it installs what is missing (one `apt-get update`, then install);
@@ -16,6 +16,8 @@ PACKAGES=(docker.io openssh-server openssh-client busybox-static iproute2 iptabl
 PACKAGES+=(zsh fish)
 # The monitoring tests check and unit-test the alert rules with promtool (its service is never started).
 PACKAGES+=(prometheus)
+# docker-compose (a Python client nobody here wrote) is driven through rdhpf's Docker socket.
+PACKAGES+=(docker-compose)
 # Debian kernels enable AppArmor; dockerd then needs apparmor_parser to load its default profile.
 if [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null || true)" = "Y" ]; then
   PACKAGES+=(apparmor)
