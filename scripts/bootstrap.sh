@@ -17,7 +17,8 @@ PACKAGES+=(zsh fish)
 # The monitoring tests check and unit-test the alert rules with promtool (its service is never started).
 PACKAGES+=(prometheus)
 # docker-compose (a Python client nobody here wrote) is driven through rdhpf's Docker socket.
-PACKAGES+=(docker-compose)
+# strace records every connect() it makes: the proof that it dials only that socket.
+PACKAGES+=(docker-compose strace)
 # Debian kernels enable AppArmor; dockerd then needs apparmor_parser to load its default profile.
 if [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null || true)" = "Y" ]; then
   PACKAGES+=(apparmor)
