@@ -28,7 +28,7 @@ export class MasterStderrFile {
   /** For a master about to start: keeps the previous file as `.1` and opens a new one. */
   static rotate(path: string, capBytes = MASTER_STDERR_CAP_BYTES): MasterStderrFile {
     if (existsSync(path)) renameSync(path, `${path}.1`);
-    return new MasterStderrFile(path, openSync(path, "a", 0o600), capBytes);
+    return new MasterStderrFile(path, openSync(path, "a+", 0o600), capBytes);
   }
 
   /** For an adopted master that already writes to `path`: read it as it is. */
