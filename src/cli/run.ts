@@ -6,7 +6,7 @@
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import { getLogger } from "@logtape/logtape";
-import { decideAdoption, DockerSocketServer, Engine, inspectPrevious, ensurePrivateDir, InstanceLock, resolveInstance, startControlServer, startMetricsServer } from "../daemon/mod.ts";
+import { decideAdoption, DockerSocketServer, Engine, ensurePrivateDir, inspectPrevious, InstanceLock, resolveInstance, startControlServer, startMetricsServer } from "../daemon/mod.ts";
 import { usageError } from "../errors.ts";
 import { LogFormatSchema, LogLevelSchema, logBytesWritten, setupLogging, stopLogging } from "../log/mod.ts";
 import { dockerClientSocketPath } from "../paths.ts";

@@ -19,7 +19,7 @@ import type { ActiveForward } from "../forward/mod.ts";
 import type { InstancePaths } from "../paths.ts";
 import { commandLine, isAlive } from "../process/mod.ts";
 import { runSsh, type SshContext } from "../ssh/mod.ts";
-import { StatusDocumentSchema } from "../status/schema.ts";
+import { StatusDocumentSchema } from "../status/mod.ts";
 
 /** What the previous run left behind, as far as the decision needs it. */
 export interface PreviousMaster {

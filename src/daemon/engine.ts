@@ -264,8 +264,13 @@ export class Engine {
         if (!info.expected) masterFailure = info.kind;
         endSession(`SSH master exited (${info.kind}): ${info.message}`);
       });
-      if (adopt) this.applier.assumeHeld(adopt.forwards);
-      else await this.startMaster(master, watchPath, signal);
+      if (adopt) {
+        // Counted as added by this daemon, so that added minus removed stays the number active.
+        this.applier.assumeHeld(adopt.forwards);
+        this.store.forwardsChanged(adopt.forwards.length, 0);
+      } else {
+        await this.startMaster(master, watchPath, signal);
+      }
       this.mux.attachMasterLog(master);
       if (sessionAbort.signal.aborted) return masterFailure;
       this.opts.lock.setMasterPid(master.pid);

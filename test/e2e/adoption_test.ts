@@ -12,6 +12,7 @@ import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { startTestbed, type Testbed, testbedSkipReason } from "../testbed/mod.ts";
 import { Daemon, httpGet, isRefused, localListeners, requireBinary, waitFor } from "./_harness.ts";
+import { assertStatusIsTruth } from "./_truth.ts";
 
 const skip = testbedSkipReason("adoption tests");
 
@@ -145,6 +146,7 @@ describe("restarts that drop nothing (compiled binary, real sshd + dockerd)", { 
     assert.deepEqual(await activePorts(next), expected);
     const listeners = (await localListeners()).filter((l) => l.endsWith(`:${WEB}`));
     assert.deepEqual(listeners.sort(), [`127.0.0.1:${WEB}`, `::1:${WEB}`]);
+    await assertStatusIsTruth(next, tb, { timeoutMs: 5000, ports: [25100, 25199] });
   }
 
   it("adopts the master after SIGUSR2: no new SSH connection, no refused connect, the open connection survives", async () => {
