@@ -90,8 +90,13 @@ describe("restarts that drop nothing (compiled binary, real sshd + dockerd)", { 
       assert.equal(r.code, 0, r.stderr);
     }
     daemon = new Daemon(tb);
-    await waitFor("web forwarded", () => httpGet(WEB), 15_000);
-    await waitFor("echo forwarded", async () => (await activePorts(daemon)).includes(ECHO), 15_000);
+    try {
+      await waitFor("web forwarded", () => httpGet(WEB), 30_000);
+      await waitFor("echo forwarded", async () => (await activePorts(daemon)).includes(ECHO), 15_000);
+    } catch (err) {
+      console.log(daemon.logs().slice(-4000));
+      throw err;
+    }
   });
 
   after(async () => {
@@ -187,6 +192,19 @@ describe("restarts that drop nothing (compiled binary, real sshd + dockerd)", { 
     await waitFor("forwards back", async () => (await httpGet(WEB)) && (await httpGet(25104)), 15_000);
     assert.equal(tb.acceptedConnections() - accepted, 1, "one new SSH connection");
     assert.notEqual((await next.status()).ssh.master_pid, masterPid);
+  });
+
+  it("ends a master that does not answer (SIGSTOPped) and starts clean", async () => {
+    const { masterPid } = lockOf(daemon);
+    assert.ok(masterPid);
+    masters.add(masterPid);
+    await daemon.stop("SIGUSR2");
+    process.kill(masterPid, "SIGSTOP");
+    const next = new Daemon(tb, [], { stateDir: daemon.stateDir });
+    daemon = next;
+    await next.waitForLog(/Starting a new SSH master.*does not answer/, 15_000);
+    await waitFor("stopped master ended", () => !existsSync(`/proc/${masterPid}`), 5000);
+    await waitFor("forwards back", async () => (await httpGet(WEB)) && (await httpGet(25104)), 15_000);
   });
 
   it("ends the master and starts clean when the state file cannot be read", async () => {
