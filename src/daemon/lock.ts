@@ -52,6 +52,8 @@ export class InstanceLock {
   private content: LockContent;
   /** What became of the previous run's master: adopted (to be taken over by the engine) or why not. */
   adoption: AdoptionDecision = { action: "start-clean", reason: "no previous run recorded", endMaster: null };
+  /** Set by handOver(): release() then leaves the file for the next start. */
+  private handedOver = false;
 
   private constructor(private readonly paths: InstancePaths, host: string) {
     this.content = { pid: process.pid, masterPid: null, host, startedAt: new Date().toISOString(), handedOver: false };
@@ -115,8 +117,6 @@ export class InstanceLock {
     writeFileAtomic(this.paths.lockFile, JSON.stringify(this.content));
     this.handedOver = true;
   }
-
-  private handedOver = false;
 
   /** Removes the lock file, unless it was handed over (the next start needs what it names). */
   release(): void {
