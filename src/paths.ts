@@ -28,6 +28,8 @@ export interface InstancePaths {
   key: string;
   /** OpenSSH ControlPath of the master. */
   controlSocket: string;
+  /** The master's stderr (rotated at each master start, size-capped): outlives the rdhpf that started it. */
+  masterStderr: string;
   /** Local end of the forwarded remote Docker socket. */
   dockerSocket: string;
   /** rdhpf's own status/control socket. */
@@ -53,6 +55,7 @@ export function instancePaths(dir: string, identity: string): InstancePaths {
     dir,
     key,
     controlSocket: join(dir, `${key}.ssh.sock`),
+    masterStderr: join(dir, `${key}.ssh.stderr`),
     dockerSocket: join(dir, `${key}.docker.sock`),
     controlApiSocket: join(dir, `${key}.api.sock`),
     lockFile: join(dir, `${key}.lock`),

@@ -6,7 +6,7 @@
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import { getLogger } from "@logtape/logtape";
-import { DockerSocketServer, Engine, ensurePrivateDir, InstanceLock, resolveInstance, startControlServer, startMetricsServer } from "../daemon/mod.ts";
+import { decideAdoption, DockerSocketServer, Engine, ensurePrivateDir, inspectPrevious, InstanceLock, resolveInstance, startControlServer, startMetricsServer } from "../daemon/mod.ts";
 import { usageError } from "../errors.ts";
 import { LogFormatSchema, LogLevelSchema, logBytesWritten, setupLogging, stopLogging } from "../log/mod.ts";
 import { dockerClientSocketPath } from "../paths.ts";
@@ -25,7 +25,7 @@ const SHUTDOWN_DEADLINE_MS = 1800;
 
 export function runCommand(): Command<[], Record<string, unknown>> {
   return withForwardingOptions(withTargetOptions(new Command("run"), "connect"))
-    .description("run the forwarder for one Docker host until stopped (SIGINT, SIGTERM or SIGHUP)")
+    .description("run the forwarder for one Docker host until stopped (SIGINT, SIGTERM or SIGHUP; SIGUSR2 hands over to the next start)")
     .addOption(new Option("--log-level <level>", "log level (default: $RDHPF_LOG_LEVEL or info)").choices(LogLevelSchema.options))
     .addOption(new Option("--log-format <format>", "log format").choices(LogFormatSchema.options))
     .option("--log-file <path>", "write logs to this file, rotated at 10 MB, 5 files kept (default: stderr)")
@@ -39,6 +39,10 @@ Examples:
   rdhpf run --host dockerbox --on-conflict next-free     # local postgres on 5432? the remote one lands on 5433
   rdhpf run --host dockerbox --metrics-listen 9464       # scrape http://127.0.0.1:9464/metrics
   rdhpf run --host dockerbox & eval "$(rdhpf env --host dockerbox)"; docker ps   # docker through rdhpf's socket
+
+Signals: SIGTERM, SIGINT and SIGHUP cancel the forwards, end the SSH master and exit.
+SIGUSR2 hands over: rdhpf exits at once and leaves the master and its forwards (and
+every connection through them) running; the next \`rdhpf run\` for the host adopts them.
 
 Exit status: 0 after a signal, 1 when another instance runs for the host,
 2 for bad input (including a --metrics-listen port in use) or a configuration error at the first connection (unknown
@@ -66,7 +70,13 @@ host key, authentication failure, unreachable host).`)
       }
 
       ensurePrivateDir(instance.paths.dir);
-      const lock = await InstanceLock.acquire(instance.paths, instance.target.raw);
+      const lock = await InstanceLock.acquire(instance.paths, instance.target.raw, async (masterPid) => decideAdoption(await inspectPrevious(masterPid, instance.paths, instance.ssh)));
+      const adoption = lock.adoption;
+      if (adoption.action === "adopt") {
+        log.info("Adopting the SSH master of the previous run: no new connection", { master_pid: adoption.masterPid, forwards: adoption.forwards.length });
+      } else {
+        log.info("Starting a new SSH master", { why: adoption.reason });
+      }
       let socket: DockerSocketServer | null = null;
       try {
         socket = dockerSocket === false ? null : await DockerSocketServer.start({
@@ -80,7 +90,7 @@ host key, authentication failure, unreachable host).`)
         host: instance.target.raw, ssh: instance.ssh, paths: instance.paths, rules, onConflict, maxForwards, bindAddresses, lock, version: VERSION,
         build: { commit: COMMIT, logBytesWritten },
         routeProbe: instance.direct ? { host: instance.resolved.hostname, port: instance.resolved.port } : null, resolved: instance.resolved,
-        dockerSocket: socket,
+        dockerSocket: socket, adopt: adoption.action === "adopt" ? adoption : null,
       });
       log.info("rdhpf starting", { version: VERSION, host: instance.target.raw, resolved: instance.identity, pid: process.pid, bind: bindAddresses.join(",") });
 
@@ -108,6 +118,14 @@ host key, authentication failure, unreachable host).`)
         }
       };
       for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(sig, onSignal);
+      // Hand-over: leave master, forwards and state for the next start (adoption.ts).
+      process.on("SIGUSR2", () => {
+        if (signals++ > 0) return;
+        log.info("Handing over: leaving the SSH master and its forwards for the next start", { signal: "SIGUSR2" });
+        engine.handOver();
+        shutdown.abort();
+        setTimeout(() => process.exit(0), SHUTDOWN_DEADLINE_MS).unref();
+      });
 
       try {
         await engine.run(shutdown.signal);

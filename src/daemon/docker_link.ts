@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { readFileSync, rmSync } from "node:fs";
+import { lstatSync, readFileSync, rmSync } from "node:fs";
 import { getLogger } from "@logtape/logtape";
 import { chooseEndpoint, type DiscoveryOutcome, ENDPOINT_DISCOVERY_COMMAND, EngineClient, parseEndpoint, readDiscovery, startDialStdioRelay } from "../docker/mod.ts";
 import { RdhpfError } from "../errors.ts";
@@ -75,7 +75,19 @@ export function readCachedEndpoint(paths: InstancePaths): string | null {
   }
 }
 
+function isSocketFile(path: string): boolean {
+  try {
+    return lstatSync(path).isSocket();
+  } catch {
+    return false;
+  }
+}
+
 async function viaSocketForward(mux: Mux, paths: InstancePaths, remotePath: string): Promise<{ client: EngineClient; close(): Promise<void> } | null> {
+  // An adopted master may still hold this forward (its predecessor was
+  // SIGKILLed): ssh would answer a new one "ok" without listening again, so
+  // it is cancelled first. Costs one mux call, only when the file is there.
+  if (isSocketFile(paths.dockerSocket)) await mux.cancelSocket(paths.dockerSocket, remotePath).catch(() => undefined);
   rmSync(paths.dockerSocket, { force: true });
   try {
     await mux.forwardSocket(paths.dockerSocket, remotePath);

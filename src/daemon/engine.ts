@@ -10,6 +10,12 @@
  *            (cut short, and a hanging attempt abandoned,
  *             when the path probe sees the network come back)
  *
+ * The first session may take over the master a previous rdhpf left running
+ * (EngineOptions.adopt, decided in adoption.ts): no new connection, the
+ * recorded forwards taken as held, its end noticed by polling and handled
+ * like a spawned master's. `handOver()` is the other side: the run ends
+ * leaving master, forwards and state for the next start.
+ *
  * Nothing here gives up: every failure after the first successful connection
  * leads back to the top with a backoff. Only a failure that
  * `isConfigurationFailure` (src/ssh/errors.ts) names, at the very first
@@ -25,7 +31,7 @@ import { getLogger } from "@logtape/logtape";
 import { writeFileAtomic } from "../atomic_file.ts";
 import { connects } from "../connects.ts";
 import { RdhpfError } from "../errors.ts";
-import { type BackendResult, findPortOwner, ForwardApplier, type ForwardBackend } from "../forward/mod.ts";
+import { type ActiveForward, type BackendResult, findPortOwner, ForwardApplier, type ForwardBackend } from "../forward/mod.ts";
 import type { InstancePaths } from "../paths.ts";
 import { isConfigurationFailure, type LocalForward, Mux, SshConnectError, type SshContext, type SshErrorKind, SshMaster } from "../ssh/mod.ts";
 import type { DaemonState, StatusDocument } from "../status/mod.ts";
@@ -63,6 +69,8 @@ export interface EngineOptions extends ReconcilerOptions {
   routeProbe?: { host: string; port: number } | null;
   /** rdhpf's Docker socket for the user's tools (docker_socket.ts), served across reconnects; null when turned off. */
   dockerSocket?: DockerSocketServer | null;
+  /** A live master of a previous run to take over in the first session, with the forwards it holds. */
+  adopt?: { masterPid: number; forwards: ActiveForward[] } | null;
 }
 
 class SessionEnded extends Error {}
@@ -81,6 +89,10 @@ export class Engine {
   private readonly healthIntervalMs: number;
   /** See EngineOptions.routeProbe. */
   private readonly route: RouteWatch | null;
+  /** See EngineOptions.adopt; taken by the first session. */
+  private adoptable: EngineOptions["adopt"];
+  /** Set by handOver(): the session ends without touching master or forwards. */
+  private handingOver = false;
 
   constructor(private readonly opts: EngineOptions) {
     const probe = opts.routeProbe;
@@ -97,6 +109,7 @@ export class Engine {
     }, (err) => {
       log.warn("Reconcile failed; the next event or resync retries it", { error: (err as Error).message });
     });
+    this.adoptable = opts.adopt ?? null;
     this.resyncIntervalMs = opts.resyncIntervalMs ?? 30_000;
     this.healthIntervalMs = opts.healthIntervalMs ?? 15_000;
   }
@@ -136,6 +149,16 @@ export class Engine {
       // The runtime dir may be gone at shutdown; there is nothing to keep then.
       this.publish(true);
     }
+  }
+
+  /**
+   * Makes the run (ended by aborting its signal right after) leave the master
+   * and its forwards running, and the state file and lock naming them, for
+   * the next start to adopt (SIGUSR2).
+   */
+  handOver(): void {
+    this.handingOver = true;
+    this.opts.lock.handOver();
   }
 
   private async supervise(signal: AbortSignal): Promise<void> {
@@ -232,17 +255,26 @@ export class Engine {
       this.setState(this.everConnected ? "reconnecting" : "starting");
       log.info("Ensuring SSH ControlMaster is alive before starting event stream", { attempt, host: this.opts.host });
       const connectStarted = Date.now();
-      const master = new SshMaster(this.opts.ssh);
+      const adopt = this.adoptable;
+      this.adoptable = null;
+      const masterOptions = { stderrFile: this.opts.paths.masterStderr };
+      const master = adopt ? SshMaster.adopt(this.opts.ssh, adopt.masterPid, masterOptions) : new SshMaster(this.opts.ssh, masterOptions);
       this.master = master;
       master.onExit((info) => {
         if (!info.expected) masterFailure = info.kind;
         endSession(`SSH master exited (${info.kind}): ${info.message}`);
       });
-      await this.startMaster(master, watchPath, signal);
+      if (adopt) {
+        // Counted as added by this daemon, so that added minus removed stays the number active.
+        this.applier.assumeHeld(adopt.forwards);
+        this.store.forwardsChanged(adopt.forwards.length, 0);
+      } else {
+        await this.startMaster(master, watchPath, signal);
+      }
       this.mux.attachMasterLog(master);
       if (sessionAbort.signal.aborted) return masterFailure;
       this.opts.lock.setMasterPid(master.pid);
-      this.store.connected(master.pid, this.everConnected);
+      this.store.connected(master.pid, this.everConnected, !adopt);
       this.everConnected = true;
       this.route?.forget();
       log.info("SSH ControlMaster verified healthy", { master_pid: master.pid, connect_ms: Date.now() - connectStarted });
@@ -263,8 +295,17 @@ export class Engine {
     }
   }
 
-  /** Tears the session down: forwards are gone with the master. */
+  /** Tears the session down: forwards are gone with the master. On hand-over, leaves both to the next start. */
   private async endSession(reason: string): Promise<void> {
+    if (this.handingOver) {
+      await this.docker.close();
+      // A master still connecting is named nowhere: the next start could not adopt it.
+      if (this.master?.pid === null) this.master.terminateNow();
+      this.master?.release();
+      this.master = null;
+      this.publish();
+      return;
+    }
     const shutdown = reason === "rdhpf shutdown";
     const ended = shutdown && this.master?.pid ? await this.applier.cancelAll(reason) : this.applier.dropAll(reason);
     this.store.forwardsChanged(0, ended.length);

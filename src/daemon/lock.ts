@@ -1,8 +1,9 @@
 /**
  * One instance per remote host. The lock file holds the daemon's pid and its
  * SSH master's pid, so that the next start can tell a live instance (refuse)
- * from a SIGKILLed one whose master lived on (end that orphan first: its
- * listeners would otherwise shadow ours).
+ * from one that is gone but whose master lives on: after a hand-over
+ * (SIGUSR2), a crash or a SIGKILL. That master is adopted when it checks out
+ * (adoption.ts), else ended first (its listeners would shadow ours).
  *
  * @module
  */
@@ -10,8 +11,9 @@ import { openSync, readFileSync, rmSync, writeSync, closeSync } from "node:fs";
 import { getLogger } from "@logtape/logtape";
 import { z } from "zod";
 import { RdhpfError } from "../errors.ts";
-import { commandLine, isAlive, terminate } from "../process/mod.ts";
+import { commandLine, isAlive, terminate, waitForExit } from "../process/mod.ts";
 import type { InstancePaths } from "../paths.ts";
+import type { AdoptionDecision } from "./adoption.ts";
 import { writeFileAtomic } from "../atomic_file.ts";
 
 const log = getLogger(["rdhpf", "daemon"]);
@@ -21,6 +23,8 @@ export const LockSchema = z.object({
   masterPid: z.number().int().nullable(),
   host: z.string(),
   startedAt: z.string(),
+  /** Set by a daemon that exited on SIGUSR2 leaving its master for the next start. */
+  handedOver: z.boolean().default(false),
 });
 export type LockContent = z.infer<typeof LockSchema>;
 
@@ -39,17 +43,28 @@ function isRdhpf(pid: number): boolean {
   return cmd !== null && /rdhpf|main\.ts/.test(cmd) && /\brun\b/.test(cmd);
 }
 
+/** Decides about the master a previous run left (adoption.ts); the default never adopts. */
+export type AdoptionRule = (masterPid: number | null) => Promise<AdoptionDecision>;
+
+const neverAdopt: AdoptionRule = async (masterPid) => ({ action: "start-clean", reason: "adoption not asked for", endMaster: masterPid });
+
 export class InstanceLock {
   private content: LockContent;
+  /** What became of the previous run's master: adopted (to be taken over by the engine) or why not. */
+  adoption: AdoptionDecision = { action: "start-clean", reason: "no previous run recorded", endMaster: null };
+  /** Set by handOver(): release() then leaves the file for the next start. */
+  private handedOver = false;
+
   private constructor(private readonly paths: InstancePaths, host: string) {
-    this.content = { pid: process.pid, masterPid: null, host, startedAt: new Date().toISOString() };
+    this.content = { pid: process.pid, masterPid: null, host, startedAt: new Date().toISOString(), handedOver: false };
   }
 
   /**
-   * Takes the lock for this host, ending an orphaned master of a dead
-   * instance first. Throws (exit 1) naming the pid when another instance runs.
+   * Takes the lock for this host. The master a dead instance left is adopted
+   * when `decide` says so (the lock then names it), else ended first. Throws
+   * (exit 1) naming the pid when another instance runs.
    */
-  static async acquire(paths: InstancePaths, host: string): Promise<InstanceLock> {
+  static async acquire(paths: InstancePaths, host: string, decide: AdoptionRule = neverAdopt): Promise<InstanceLock> {
     const lock = new InstanceLock(paths, host);
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
@@ -61,6 +76,8 @@ export class InstanceLock {
         if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       }
       const other = readLock(paths.lockFile);
+      // A daemon that handed over exits at once; give it that moment.
+      if (other?.handedOver && isRdhpf(other.pid)) await waitForExit(other.pid, 2000);
       if (other && isRdhpf(other.pid)) {
         throw new RdhpfError(
           `rdhpf is already running for ${other.host} (PID ${other.pid})`,
@@ -68,11 +85,20 @@ export class InstanceLock {
           1,
         );
       }
-      if (other?.masterPid && isAlive(other.masterPid) && (commandLine(other.masterPid) ?? "").includes(paths.controlSocket)) {
-        log.warn("Ending orphaned SSH master left by a previous run", { master_pid: other.masterPid, previous_pid: other.pid });
+      const decision = await decide(other?.masterPid ?? null);
+      lock.adoption = decision;
+      if (decision.action === "adopt") {
+        // The master keeps its control socket and the Docker socket forward it holds.
+        lock.content = { ...lock.content, masterPid: decision.masterPid };
+        for (const stale of [paths.lockFile, paths.controlApiSocket]) rmSync(stale, { force: true });
+        continue;
+      }
+      const end = decision.endMaster;
+      if (end !== null && isAlive(end) && (commandLine(end) ?? "").includes(paths.controlSocket)) {
+        log.warn("Ending orphaned SSH master left by a previous run", { master_pid: end, previous_pid: other?.pid ?? null, why: decision.reason });
         const t0 = performance.now();
-        await terminate(other.masterPid);
-        log.debug("Orphaned SSH master ended", { master_pid: other.masterPid, duration_ms: Math.round(performance.now() - t0) });
+        await terminate(end);
+        log.debug("Orphaned SSH master ended", { master_pid: end, duration_ms: Math.round(performance.now() - t0) });
       }
       for (const stale of [paths.lockFile, paths.controlSocket, paths.dockerSocket, paths.controlApiSocket]) rmSync(stale, { force: true });
     }
@@ -85,7 +111,16 @@ export class InstanceLock {
     writeFileAtomic(this.paths.lockFile, JSON.stringify(this.content));
   }
 
+  /** Hand-over: says so in the lock file, which keeps naming the master, and leaves it for the next start. */
+  handOver(): void {
+    this.content = { ...this.content, handedOver: true };
+    writeFileAtomic(this.paths.lockFile, JSON.stringify(this.content));
+    this.handedOver = true;
+  }
+
+  /** Removes the lock file, unless it was handed over (the next start needs what it names). */
   release(): void {
+    if (this.handedOver) return;
     const current = readLock(this.paths.lockFile);
     if (current?.pid === process.pid) rmSync(this.paths.lockFile, { force: true });
   }

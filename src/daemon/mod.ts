@@ -12,6 +12,7 @@
  *
  * @module
  */
+export { decideAdoption, inspectPrevious } from "./adoption.ts";
 export { startControlServer } from "./control_server.ts";
 export { endpointToOpen, openDockerLink } from "./docker_link.ts";
 export { DockerSocketServer, WAIT_FOR_LINK_MS } from "./docker_socket.ts";

@@ -81,9 +81,9 @@ export class StatusStore {
   }
 
   /** The SSH master answers; `reconnect`: an earlier one had answered before. */
-  connected(masterPid: number | null, reconnect: boolean): void {
+  connected(masterPid: number | null, reconnect: boolean, opened = true): void {
     this.ssh = {
-      ...this.ssh, connected: true, masterPid, connectionsOpened: this.ssh.connectionsOpened + 1,
+      ...this.ssh, connected: true, masterPid, connectionsOpened: this.ssh.connectionsOpened + (opened ? 1 : 0),
       reconnects: this.ssh.reconnects + (reconnect ? 1 : 0), connectedSinceMs: Date.now(), consecutiveFailures: 0,
     };
   }

@@ -126,6 +126,15 @@ export class ForwardApplier {
       : `local port ${port} is in use on ${address}; find the owner with \`lsof -nP -iTCP:${port} -sTCP:LISTEN\``;
   }
 
+  /**
+   * Takes forwards as held without asking the master: those an adopted
+   * master holds, as the previous rdhpf recorded them. The next apply adds
+   * and cancels only the difference.
+   */
+  assumeHeld(forwards: Iterable<ActiveForward>): void {
+    for (const f of forwards) this.active.set(f.localPort, { ...f, bindAddresses: [...f.bindAddresses] });
+  }
+
   /** Forgets every forward: the master that held them is gone. */
   dropAll(reason: string, nowMs = Date.now()): EndedForward[] {
     const ended = [...this.active.values()].map((f) => this.remember(f, reason, nowMs));

@@ -61,6 +61,12 @@ export function launchdPlist(input: ServiceSpec): string {
     // forwarded connection the user is waiting on.
     `  <key>ProcessType</key>`,
     `  ${str("Standard")}`,
+    // launchd kills the job's process group when rdhpf exits unless told
+    // not to; the ssh master is in that group and must outlive rdhpf after a
+    // hand-over (SIGUSR2) or a crash, for the next start to adopt it. On
+    // SIGTERM rdhpf ends the master itself.
+    `  <key>AbandonProcessGroup</key>`,
+    `  <true/>`,
     `  <key>EnvironmentVariables</key>`,
     `  <dict>`,
     ...env,

@@ -36,7 +36,7 @@ describe("launchdPlist", () => {
   it("is a property list with exactly the keys launchd needs", () => {
     const p = parsed(base);
     assert.deepEqual(Object.keys(p).sort(), [
-      "EnvironmentVariables", "KeepAlive", "Label", "ProcessType", "ProgramArguments", "RunAtLoad", "StandardErrorPath", "StandardOutPath", "ThrottleInterval",
+      "AbandonProcessGroup", "EnvironmentVariables", "KeepAlive", "Label", "ProcessType", "ProgramArguments", "RunAtLoad", "StandardErrorPath", "StandardOutPath", "ThrottleInterval",
     ]);
     assert.equal(p.Label, LAUNCHD_LABEL);
     assert.equal(p.Label, "com.rdhpf");
@@ -48,6 +48,8 @@ describe("launchdPlist", () => {
     assert.deepEqual(p.KeepAlive, { SuccessfulExit: false });
     assert.equal(p.ThrottleInterval, LAUNCHD_THROTTLE_S);
     assert.equal(p.ProcessType, "Standard");
+    // The ssh master is in rdhpf's process group and must outlive it after a hand-over.
+    assert.equal(p.AbandonProcessGroup, true);
     assert.deepEqual(p.EnvironmentVariables, { PATH: "/usr/bin:/bin:/usr/sbin:/sbin:/usr/local/bin:/opt/homebrew/bin" });
     assert.equal(p.StandardOutPath, "/Users/ci/Library/Logs/rdhpf/stdout.log");
     assert.equal(p.StandardErrorPath, "/Users/ci/Library/Logs/rdhpf/stderr.log");

@@ -68,9 +68,12 @@ export function systemdUnit(input: ServiceSpec): string {
     // start", common at boot; the slow restart is explained at RESTART_DELAY_S.
     `Restart=on-failure`,
     `RestartSec=${RESTART_DELAY_S}`,
-    // SIGTERM to rdhpf only: it cancels its forwards and ends its own ssh
-    // master within 2 s; whatever is left after that gets SIGKILL.
-    `KillMode=mixed`,
+    // SIGTERM to rdhpf only, and nothing else is killed when it exits: on
+    // SIGTERM rdhpf cancels its forwards and ends its ssh master itself
+    // (within 2 s); after a hand-over (SIGUSR2) or a crash the master must
+    // outlive it, so that the next start adopts it with every connection
+    // (KillMode=mixed would SIGKILL it as soon as rdhpf exits).
+    `KillMode=process`,
     `TimeoutStopSec=10`,
     ``,
     `[Install]`,

@@ -110,7 +110,7 @@ describe("systemdUnit", () => {
     "Type=exec",
     "Restart=on-failure",
     `RestartSec=${RESTART_DELAY_S}`,
-    "KillMode=mixed",
+    "KillMode=process",
     `Environment="PATH=${SERVICE_PATH}"`,
     `Environment="SSH_AUTH_SOCK=/run/user/1000/ssh-agent.sock"`,
     "[Install]",
@@ -118,6 +118,10 @@ describe("systemdUnit", () => {
   ]) {
     it(`has ${line}`, () => assert.ok(lines.includes(line), unit));
   }
+
+  it("lets the ssh master outlive rdhpf (no KillMode that ends the rest of the unit when rdhpf exits)", () => {
+    assert.deepEqual(lines.filter((l) => l.startsWith("KillMode=")), ["KillMode=process"]);
+  });
 
   it("does not wait for network-online.target, which user managers do not have", () => {
     assert.ok(!/^(After|Wants)=.*network-online/m.test(unit));

@@ -1,6 +1,13 @@
 /**
  * The one SSH connection: an OpenSSH ControlMaster that rdhpf starts as its
- * own child and ends itself. Everything else goes through its socket (mux.ts).
+ * own child, or adopts from the rdhpf that ran before it (`SshMaster.adopt`),
+ * and ends itself. Everything else goes through its socket (mux.ts).
+ *
+ * An adopted master is not our child: no exit event tells of its end, so a
+ * cheap poll (kill -0 and the zombie check of src/process, every second)
+ * does, and its end takes the same path as a spawned master's. With a
+ * `stderrFile` the master writes to that file (master_stderr.ts), which the
+ * adopting rdhpf reads the same way as the one that started it.
  *
  * Measured with OpenSSH 9.2:
  * - The control socket appears once the connection is authenticated; then
@@ -22,9 +29,10 @@ import { dirname } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import { RdhpfError } from "../errors.ts";
 import { sleep } from "../sleep.ts";
-import { isRunning, signalPid, terminateChild } from "../process/mod.ts";
+import { isAlive, isRunning, signalPid, terminate, terminateChild, waitForExit } from "../process/mod.ts";
 import type { SshContext } from "./argv.ts";
 import { classifySshStderr, SshConnectError, type SshErrorKind } from "./errors.ts";
+import { MasterStderrFile } from "./master_stderr.ts";
 import { runSsh, spawnSsh } from "./process.ts";
 
 const log = getLogger(["rdhpf", "ssh"]);
@@ -53,8 +61,15 @@ export interface MasterLog {
   since(cursor: number): string;
 }
 
+/** What the master printed: a pipe's tail kept in memory, or its stderr file. */
+interface StderrSource {
+  all(): string;
+  cursor(): number;
+  since(cursor: number): string;
+}
+
 /** Keeps the last `capacity` characters of a stream and counts everything seen. */
-class StderrTail {
+class StderrTail implements StderrSource {
   private text = "";
   private total = 0;
   constructor(private readonly capacity: number) {}
@@ -74,13 +89,35 @@ class StderrTail {
   }
 }
 
+/** The master's stderr file seen as a StderrSource. */
+class StderrFileSource implements StderrSource {
+  constructor(readonly file: MasterStderrFile, private readonly capacity: number) {}
+  all(): string {
+    return this.file.tail(this.capacity);
+  }
+  cursor(): number {
+    return this.file.cursor();
+  }
+  since(cursor: number): string {
+    return this.file.since(cursor);
+  }
+}
+
+/** How often an adopted master is checked for life (kill -0 and zombie check: microseconds). */
+export const ADOPTED_POLL_MS = 1000;
 
 /** Options of `SshMaster`. */
 export interface SshMasterOptions {
   /** How long `start()` waits for the socket to answer. Default 15 000 ms. */
   readyTimeoutMs?: number;
-  /** Size of the stderr ring buffer. Default 8 KiB. */
+  /** Size of the stderr ring buffer (and of the tail read from `stderrFile`). Default 8 KiB. */
   stderrBufferChars?: number;
+  /**
+   * Where the master writes its stderr (rotated at each start, size-capped);
+   * without it, a pipe to this process (fine for a master that never
+   * outlives it, like the doctor's).
+   */
+  stderrFile?: string;
 }
 
 /** The ControlMaster process for one remote host. */
@@ -88,7 +125,11 @@ export class SshMaster implements MasterLog {
   private readonly readyTimeoutMs: number;
   private readonly stderrBufferChars: number;
   private child: ChildProcess | null = null;
-  private tail: StderrTail;
+  private tail: StderrSource;
+  private stderrFile: MasterStderrFile | null = null;
+  /** Set for an adopted master: its pid, polled for life. */
+  private adoptedPid: number | null = null;
+  private pollTimer: ReturnType<typeof setInterval> | null = null;
   private exitListeners: Array<(info: MasterExitInfo) => void> = [];
   private exited: Promise<MasterExitInfo> | null = null;
   private stopRequested = false;
@@ -99,10 +140,65 @@ export class SshMaster implements MasterLog {
   private _pid: number | null = null;
   private _startedAt: Date | null = null;
 
+  private readonly stderrPath: string | null;
+
   constructor(readonly ctx: SshContext, opts: SshMasterOptions = {}) {
     this.readyTimeoutMs = opts.readyTimeoutMs ?? 15_000;
     this.stderrBufferChars = opts.stderrBufferChars ?? 8192;
+    this.stderrPath = opts.stderrFile ?? null;
     this.tail = new StderrTail(this.stderrBufferChars);
+  }
+
+  /**
+   * Takes over a master that another rdhpf started and left running (the
+   * caller has checked that it is alive, ours and answers `-O check`). No
+   * new connection; its end is noticed by polling (see the module comment).
+   */
+  static adopt(ctx: SshContext, pid: number, opts: SshMasterOptions = {}): SshMaster {
+    const master = new SshMaster(ctx, opts);
+    if (master.stderrPath) {
+      master.stderrFile = MasterStderrFile.attach(master.stderrPath);
+      master.tail = new StderrFileSource(master.stderrFile, master.stderrBufferChars);
+    }
+    master.adoptedPid = pid;
+    master._pid = pid;
+    master._startedAt = new Date();
+    master.running = true;
+    master.ownsSocket = true;
+    master.stopRequested = false;
+    let resolveExit!: (info: MasterExitInfo) => void;
+    master.exited = new Promise((resolve) => (resolveExit = resolve));
+    master.pollTimer = setInterval(() => {
+      master.stderrFile?.enforceCap();
+      if (isAlive(pid)) return;
+      master.clearPoll();
+      const text = master.tail.all();
+      resolveExit({ code: null, signal: null, stderr: text, ...classifySshStderr(text), expected: master.stopRequested });
+    }, ADOPTED_POLL_MS);
+    void master.exited.then((info) => master.onChildExit(info));
+    return master;
+  }
+
+  /** True for a master taken over from a previous rdhpf. */
+  get adopted(): boolean {
+    return this.adoptedPid !== null;
+  }
+
+  private clearPoll(): void {
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.pollTimer = null;
+  }
+
+  /**
+   * Lets go of the master without ending it, for the rdhpf that takes over
+   * (hand-over): no more polling, no exit listeners, the socket stays.
+   */
+  release(): void {
+    this.clearPoll();
+    this.exitListeners = [];
+    this.ownsSocket = false;
+    this.child?.unref();
+    this.stderrFile?.close();
   }
 
   /** PID of the running master, else null. */
@@ -161,16 +257,28 @@ export class SshMaster implements MasterLog {
 
     this.stopRequested = false;
     this.ownsSocket = false;
-    this.tail = new StderrTail(this.stderrBufferChars);
     const startedMs = performance.now();
-    const child = spawnSsh({ kind: "master" }, this.ctx, { stdout: "ignore" });
+    let child: ChildProcess;
+    let tail: StderrSource;
+    if (this.stderrPath) {
+      this.stderrFile?.close();
+      const file = MasterStderrFile.rotate(this.stderrPath);
+      this.stderrFile = file;
+      tail = new StderrFileSource(file, this.stderrBufferChars);
+      // The child gets its own copy of the descriptor; ours stays open for reading.
+      child = spawnSsh({ kind: "master" }, this.ctx, { stdout: "ignore", stderr: file.fd });
+    } else {
+      const pipeTail = new StderrTail(this.stderrBufferChars);
+      tail = pipeTail;
+      child = spawnSsh({ kind: "master" }, this.ctx, { stdout: "ignore" });
+      child.stderr!.setEncoding("utf8");
+      child.stderr!.on("data", (chunk: string) => {
+        pipeTail.push(chunk);
+        if (chunk.includes("disabling multiplexing")) signalPid(child.pid, "SIGKILL");
+      });
+    }
+    this.tail = tail;
     this.child = child;
-    const tail = this.tail;
-    child.stderr!.setEncoding("utf8");
-    child.stderr!.on("data", (chunk: string) => {
-      tail.push(chunk);
-      if (chunk.includes("disabling multiplexing")) signalPid(child.pid, "SIGKILL");
-    });
     this.exited = new Promise((resolve) => {
       child.on("error", (err) => {
         // spawn failed (no ssh binary): no 'exit' follows.
@@ -197,6 +305,8 @@ export class SshMaster implements MasterLog {
         throw new RdhpfError(`cannot run the ssh client ${JSON.stringify(this.ctx.sshBinary)}`, "install OpenSSH's client and make sure it is on PATH", 2, { cause: spawnError });
       }
       if (settledExit) throw this.connectError(settledExit);
+      // With a stderr file no data event tells; the file is read here instead.
+      if (this.stderrFile && tail.all().includes("disabling multiplexing")) signalPid(child.pid, "SIGKILL");
       if (performance.now() > deadline) {
         signalPid(child.pid, "SIGKILL");
         const info = await exited;
@@ -234,6 +344,8 @@ export class SshMaster implements MasterLog {
   }
 
   private onChildExit(info: MasterExitInfo): void {
+    this.clearPoll();
+    this.adoptedPid = null;
     this.running = false;
     this._pid = null;
     this._startedAt = null;
@@ -295,6 +407,7 @@ export class SshMaster implements MasterLog {
    */
   terminateNow(): void {
     if (isRunning(this.child)) signalPid(this.child.pid, "SIGTERM");
+    else if (this.adoptedPid !== null && isAlive(this.adoptedPid)) signalPid(this.adoptedPid, "SIGTERM");
   }
 
   stop(): Promise<void> {
@@ -306,6 +419,7 @@ export class SshMaster implements MasterLog {
 
   private async doStop(): Promise<void> {
     if (this.starting) await this.starting.catch(() => {});
+    if (this.adoptedPid !== null) return this.stopAdopted(this.adoptedPid);
     const child = this.child;
     const exited = this.exited;
     if (!isRunning(child) || exited === null) return;
@@ -316,5 +430,19 @@ export class SshMaster implements MasterLog {
     // The exit handler removes the socket; this covers a master that died
     // before it was ready.
     if (this.ownsSocket) rmSync(this.ctx.controlPath, { force: true });
+  }
+
+  /** `stop()` for an adopted master: `-O exit`, then SIGTERM/SIGKILL by pid; the poll reports its end. */
+  private async stopAdopted(pid: number): Promise<void> {
+    this.stopRequested = true;
+    await runSsh({ kind: "exit" }, this.ctx, { timeoutMs: 2000 });
+    if (!(await waitForExit(pid, 1000))) await terminate(pid, 500);
+    // Report the end now rather than at the next poll.
+    if (this.adoptedPid === pid) {
+      this.clearPoll();
+      const text = this.tail.all();
+      this.onChildExit({ code: null, signal: null, stderr: text, ...classifySshStderr(text), expected: true });
+    }
+    rmSync(this.ctx.controlPath, { force: true });
   }
 }

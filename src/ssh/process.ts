@@ -143,11 +143,14 @@ export interface SpawnSshOptions {
   stdin?: "pipe" | "ignore";
   /** Default "pipe". The master prints nothing on stdout; use "ignore" there. */
   stdout?: "pipe" | "ignore";
+  /** Default "pipe"; a file descriptor for the master, whose stderr must outlive rdhpf (master_stderr.ts). */
+  stderr?: "pipe" | number;
 }
 
 /**
  * Starts a long-lived ssh process (the master, dial-stdio bridges). stderr is
- * always a pipe: the caller must read it (and classify, never log it raw).
+ * a pipe unless a file descriptor is given: the caller must read it (and
+ * classify, never log it raw).
  * The child stays in rdhpf's process group, so a service manager that ends
  * the group ends it too. Throws when ssh cannot be started.
  */
@@ -155,7 +158,7 @@ export function spawnSsh(op: SshOperation, ctx: SshContext, opts: SpawnSshOption
   const argv = sshArgv(op, ctx);
   log.debug("Starting ssh", { op: op.kind, argv: shellLine([ctx.sshBinary, ...argv]) });
   try {
-    return spawn(ctx.sshBinary, argv, { stdio: [opts.stdin ?? "ignore", opts.stdout ?? "pipe", "pipe"] });
+    return spawn(ctx.sshBinary, argv, { stdio: [opts.stdin ?? "ignore", opts.stdout ?? "pipe", opts.stderr ?? "pipe"] });
   } catch (err) {
     throw spawnFailure(ctx.sshBinary, argv, err);
   }

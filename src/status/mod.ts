@@ -10,6 +10,6 @@ export { parseDuration } from "./duration.ts";
 export { unhealthyReason } from "./health.ts";
 export { metricsFormatFor } from "./negotiate.ts";
 export { type MetricsFormat, renderMetrics, StatusFormatSchema } from "./render.ts";
-export { type ContainerStatus, type DaemonState, emptyLatencyHistogram, type ForwardStatus, type LatencyHistogram, type StatusDocument } from "./schema.ts";
+export { type ContainerStatus, type DaemonState, emptyLatencyHistogram, type ForwardStatus, type LatencyHistogram, type StatusDocument, StatusDocumentSchema } from "./schema.ts";
 export { showStatus } from "./show.ts";
 export { waitUntilReady } from "./waiter.ts";

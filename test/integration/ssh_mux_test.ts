@@ -65,7 +65,8 @@ describe("Mux through a real ControlMaster", { skip }, () => {
     const run = await tb.docker(["run", "-d", "-p", `${REMOTE_HTTP_PORT}:80`, tb.image]);
     assert.equal(run.code, 0, run.stderr);
     const ctx = contextFor(tb, rt.dir);
-    master = new SshMaster(ctx);
+    // As the daemon runs it: the master's stderr goes to a file, which the mux reads.
+    master = new SshMaster(ctx, { stderrFile: join(rt.dir, "m.ssh.stderr") });
     await master.start();
     mux = new Mux(ctx, { masterLog: master });
   });
