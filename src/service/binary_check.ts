@@ -38,18 +38,31 @@ export function executablePlatform(header: Uint8Array): BinaryPlatform | null {
   return null;
 }
 
-/** Describes a platform the way our release files are named: `linux-x64`. */
-export function platformName(p: BinaryPlatform): string {
-  return `${p.os}-${p.arch}`;
+
+/** What a build says it is: its version and the commit it was built from ("dev" from sources, "unknown" when not printed). */
+export interface BuildIdentity {
+  version: string;
+  commit: string;
 }
 
 /**
- * The version from `rdhpf --version` output (`rdhpf 0.2.0 (commit …)`, one
- * line), or null when the output is not rdhpf's.
+ * The identity from `rdhpf --version` output (`rdhpf 0.2.0 (commit 1a2b3c4,
+ * …)`, one line), or null when the output is not rdhpf's. Two builds of one
+ * version differ by commit, so an upgrade can tell them apart.
  */
-export function parseVersionOutput(stdout: string): string | null {
+export function parseVersionOutput(stdout: string): BuildIdentity | null {
   const lines = stdout.trim().split("\n");
   if (lines.length !== 1) return null;
-  const m = /^rdhpf (\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?)(?:\s|$)/.exec(lines[0] as string);
-  return m ? (m[1] as string) : null;
+  const m = /^rdhpf (\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?)(?: \(commit ([^,)\s]+))?(?:\s|$)/.exec(lines[0] as string);
+  return m ? { version: m[1] as string, commit: m[2] ?? "unknown" } : null;
+}
+
+/** `0.2.0 (commit 1a2b3c4)`, for reports. */
+export function describeBuild(b: BuildIdentity): string {
+  return b.commit === "unknown" ? b.version : `${b.version} (commit ${b.commit})`;
+}
+
+/** True when a running daemon reports the build `want` (an unknown commit on either side matches any). */
+export function sameBuild(have: BuildIdentity, want: BuildIdentity): boolean {
+  return have.version === want.version && (have.commit === want.commit || have.commit === "unknown" || want.commit === "unknown");
 }

@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { executablePlatform, parseVersionOutput, platformName } from "./binary_check.ts";
+import { platformName } from "../version.ts";
+import { executablePlatform, parseVersionOutput, sameBuild } from "./binary_check.ts";
 
 /** The first bytes of a 64-bit little-endian ELF with e_machine `machine`. */
 function elf(machine: number, cls = 2, data = 1): Uint8Array {
@@ -35,7 +36,7 @@ describe("executablePlatform: which machine a binary is for, from its header", (
   for (const [what, header, want] of cases) {
     it(`${what} → ${want ?? "not recognised"}`, () => {
       const p = executablePlatform(header);
-      assert.equal(p === null ? null : platformName(p), want);
+      assert.equal(p === null ? null : platformName(p.os, p.arch), want);
     });
   }
 
@@ -50,14 +51,21 @@ describe("executablePlatform: which machine a binary is for, from its header", (
 });
 
 describe("parseVersionOutput: the version `rdhpf --version` prints", () => {
-  const cases: [string, string | null][] = [
-    ["rdhpf 0.1.0 (commit dev, not a release build, linux-x64)\n", "0.1.0"],
-    ["rdhpf 1.2.3-rc.1 (commit abc1234, darwin-arm64)", "1.2.3-rc.1"],
-    ["rdhpf 0.2.0", "0.2.0"],
+  const cases: [string, { version: string; commit: string } | null][] = [
+    ["rdhpf 0.1.0 (commit dev, not a release build, linux-x64)\n", { version: "0.1.0", commit: "dev" }],
+    ["rdhpf 1.2.3-rc.1 (commit abc1234, built 2026-11-27T18:00:00Z, darwin-arm64)", { version: "1.2.3-rc.1", commit: "abc1234" }],
+    ["rdhpf 0.2.0", { version: "0.2.0", commit: "unknown" }],
     ["true (GNU coreutils) 9.1\n", null],
     ["rdhpf version 1\n", null],
     ["rdhpf 0.1.0\nanother line\n", null],
     ["", null],
   ];
-  for (const [out, want] of cases) it(`${JSON.stringify(out)} → ${want}`, () => assert.equal(parseVersionOutput(out), want));
+  for (const [out, want] of cases) it(`${JSON.stringify(out)} → ${JSON.stringify(want)}`, () => assert.deepEqual(parseVersionOutput(out), want));
+
+  it("tells two builds of one version apart by commit", () => {
+    assert.equal(sameBuild({ version: "0.2.0", commit: "aaa" }, { version: "0.2.0", commit: "bbb" }), false);
+    assert.equal(sameBuild({ version: "0.2.0", commit: "aaa" }, { version: "0.2.0", commit: "aaa" }), true);
+    assert.equal(sameBuild({ version: "0.2.0", commit: "unknown" }, { version: "0.2.0", commit: "aaa" }), true);
+    assert.equal(sameBuild({ version: "0.1.0", commit: "aaa" }, { version: "0.2.0", commit: "aaa" }), false);
+  });
 });

@@ -28,7 +28,8 @@ import { RdhpfError, usageError } from "../errors.ts";
 import { shellLine, shellWord } from "../shell_words.ts";
 import { waitForExit } from "../process/mod.ts";
 import { sleep } from "../sleep.ts";
-import { type BinaryPlatform, executablePlatform, parseVersionOutput, platformName } from "./binary_check.ts";
+import { platformName } from "../version.ts";
+import { type BinaryPlatform, type BuildIdentity, describeBuild, executablePlatform, parseVersionOutput, sameBuild } from "./binary_check.ts";
 import { type CommandRunner, execServiceCommand, printCommands, runCommands } from "./manager_commands.ts";
 import { isManagedServiceFile, managerCommands, type ServiceLocation, serviceArgvFromFile, serviceFilePath } from "./plan.ts";
 
@@ -69,6 +70,7 @@ const START_AGAIN_MS = 3_000;
 const DaemonAnswerSchema = z.object({
   pid: z.number().int(),
   version: z.string(),
+  commit: z.string().default("unknown"),
   state: z.string(),
   live: z.boolean(),
   forwards: z.array(z.object({ container_id: z.string(), local_port: z.number().int(), state: z.string() })),
@@ -108,7 +110,7 @@ function readService(loc: ServiceLocation): InstalledService {
 }
 
 /** `BINARY --version` → its version, or an error naming what it printed. */
-async function versionOf(run: CommandRunner, binary: string, step: UpgradeStep): Promise<string> {
+async function versionOf(run: CommandRunner, binary: string, step: UpgradeStep): Promise<BuildIdentity> {
   const r = await run([binary, "--version"]);
   const version = r.code === 0 ? parseVersionOutput(r.stdout) : null;
   if (version === null) {
@@ -186,7 +188,7 @@ async function handOver(deps: UpgradeDeps, daemon: DaemonAnswer | null): Promise
  * the forwards `previous` held. Returns the answer, or throws naming what
  * was missing at the deadline.
  */
-async function startAndVerify(deps: UpgradeDeps, opts: UpgradeOptions, svc: InstalledService, version: string, previous: DaemonAnswer | null): Promise<DaemonAnswer> {
+async function startAndVerify(deps: UpgradeDeps, opts: UpgradeOptions, svc: InstalledService, build: BuildIdentity, previous: DaemonAnswer | null): Promise<DaemonAnswer> {
   const start = managerCommands(opts.loc).start;
   const startOnce = async () => {
     try {
@@ -207,11 +209,11 @@ async function startAndVerify(deps: UpgradeDeps, opts: UpgradeOptions, svc: Inst
       const have = activeKeys(now);
       const lost = [...want].filter((k) => !have.has(k));
       if (now.pid === previous?.pid) missing = `the old daemon (pid ${now.pid}) still answers`;
-      else if (now.version !== version) missing = `the daemon answers with version ${now.version}, not ${version}`;
+      else if (!sameBuild(now, build)) missing = `the daemon answers as ${describeBuild(now)}, not ${describeBuild(build)}`;
       else if (now.state !== "connected") missing = `the daemon is ${now.state}, not connected`;
       else if (lost.length > 0) missing = `forwards active before are not active now: ${lost.join(", ")}`;
       else {
-        deps.print(`verify: pid ${now.pid} answers with version ${now.version}, connected, ${have.size} active forwards (${want.size} before, none lost)`);
+        deps.print(`verify: pid ${now.pid} answers as ${describeBuild(now)}, connected, ${have.size} active forwards (${want.size} before, none lost)`);
         return now;
       }
     } else if (Date.now() >= nextStart) {
@@ -239,22 +241,22 @@ export async function rollbackService(opts: UpgradeOptions, deps: UpgradeDeps): 
     return;
   }
   replaceFile(svc.backup, svc.binary);
-  deps.print(`rollback: restored ${svc.binary} from ${svc.backup} (version ${oldVersion})`);
+  deps.print(`rollback: restored ${svc.binary} from ${svc.backup} (${describeBuild(oldVersion)})`);
   const current = await askDaemon(deps.run, svc);
-  if (current !== null && current.version === oldVersion && current.state === "connected") {
+  if (current !== null && sameBuild(current, oldVersion) && current.state === "connected") {
     // The failure came before the old daemon handed over: it still runs.
-    deps.print(`verify: pid ${current.pid} still answers with version ${oldVersion}, connected`);
+    deps.print(`verify: pid ${current.pid} still answers as ${describeBuild(current)}, connected`);
     return;
   }
   await handOver(deps, current);
   await startAndVerify(deps, opts, svc, oldVersion, current);
 }
 
-function printRollbackPlan(print: (line: string) => void, loc: ServiceLocation, svc: InstalledService, oldVersion: string): void {
-  print(`# would restore ${svc.binary} from ${svc.backup} (version ${oldVersion})`);
+function printRollbackPlan(print: (line: string) => void, loc: ServiceLocation, svc: InstalledService, oldVersion: BuildIdentity): void {
+  print(`# would restore ${svc.binary} from ${svc.backup} (${describeBuild(oldVersion)})`);
   print("# would send SIGUSR2 to the running daemon and wait for it to exit");
   printCommands(print, "# would then run:", managerCommands(loc).start);
-  print(`# would verify: ${shellLine([svc.binary, "status", ...svc.statusArgs, "--format", "json"])} shows version ${oldVersion}, connected`);
+  print(`# would verify: ${shellLine([svc.binary, "status", ...svc.statusArgs, "--format", "json"])} shows ${describeBuild(oldVersion)}, connected`);
 }
 
 /**
@@ -273,11 +275,11 @@ export async function upgradeService(newBinary: string, opts: UpgradeOptions, de
     throw stepError("check", `cannot read ${newBinary}: ${(err as Error).message}`, "pass the path of the new rdhpf binary");
   }
   if (platform === null || platform.os !== deps.machine.os || platform.arch !== deps.machine.arch) {
-    throw stepError("check", `${newBinary} is ${platform ? `a ${platformName(platform)} binary` : "not an executable rdhpf can recognise"}; this machine is ${platformName(deps.machine)}`, `use the release binary rdhpf-${platformName(deps.machine)}`);
+    throw stepError("check", `${newBinary} is ${platform ? `a ${platformName(platform.os, platform.arch)} binary` : "not an executable rdhpf can recognise"}; this machine is ${platformName(deps.machine.os, deps.machine.arch)}`, `use the release binary rdhpf-${platformName(deps.machine.os, deps.machine.arch)}`);
   }
   const newVersion = await versionOf(deps.run, newBinary, "check");
   const before = await askDaemon(deps.run, svc);
-  deps.print(`check: ${newBinary} is rdhpf ${newVersion} for ${platformName(platform)}; running now: ${before ? `version ${before.version}, pid ${before.pid}, ${activeKeys(before).size} active forwards` : "no daemon answers"}`);
+  deps.print(`check: ${newBinary} is rdhpf ${describeBuild(newVersion)} for ${platformName(platform.os, platform.arch)}; running now: ${before ? `${describeBuild(before)}, pid ${before.pid}, ${activeKeys(before).size} active forwards` : "no daemon answers"}`);
 
   const dir = dirname(svc.binary);
   if (!isWritableDir(dir)) {
@@ -289,7 +291,7 @@ export async function upgradeService(newBinary: string, opts: UpgradeOptions, de
     deps.print(`# would replace ${svc.binary} with ${newBinary} (written beside it, then renamed)`);
     deps.print(before ? `# would send SIGUSR2 to pid ${before.pid} and wait for it to exit` : "# no daemon answers: nothing to hand over");
     printCommands(deps.print, "# would then run:", managerCommands(opts.loc).start);
-    deps.print(`# would verify within ${opts.timeoutMs / 1000} s: ${shellLine([svc.binary, "status", ...svc.statusArgs, "--format", "json"])} shows version ${newVersion}, connected, the same active forwards`);
+    deps.print(`# would verify within ${opts.timeoutMs / 1000} s: ${shellLine([svc.binary, "status", ...svc.statusArgs, "--format", "json"])} shows ${describeBuild(newVersion)}, connected, the same active forwards`);
     deps.print(`# on failure: restore ${svc.backup}, hand over, start, verify the old version (as rdhpf service rollback does)`);
     return;
   }
@@ -298,13 +300,13 @@ export async function upgradeService(newBinary: string, opts: UpgradeOptions, de
   replaceFile(svc.binary, svc.backup);
   replaceFile(newBinary, svc.binary);
   deps.print(`replace: backed up ${svc.binary} to ${svc.backup}; installed ${newBinary} in its place`);
-  log.info("service binary replaced", { binary: svc.binary, backup: svc.backup, version: newVersion });
+  log.info("service binary replaced", { binary: svc.binary, backup: svc.backup, version: describeBuild(newVersion) });
 
   // 3-4. hand over, start, verify; 5. roll back on failure.
   try {
     await handOver(deps, before);
     await startAndVerify(deps, opts, svc, newVersion, before);
-    log.info("service upgraded", { version: newVersion });
+    log.info("service upgraded", { version: describeBuild(newVersion) });
   } catch (err) {
     const failure = err as Error;
     deps.print(`FAILED: ${failure.message}`);

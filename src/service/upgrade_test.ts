@@ -27,7 +27,7 @@ function fakeBinary(path: string, version: string, machine = 0x3e): void {
 }
 const versionIn = (path: string) => /VERSION=(\S+)/.exec(readFileSync(path, "latin1"))?.[1] ?? null;
 
-interface Daemon { pid: number; version: string; state: string; forwards: { container_id: string; local_port: number; state: string }[]; exited: boolean }
+interface Daemon { pid: number; version: string; commit?: string; state: string; forwards: { container_id: string; local_port: number; state: string }[]; exited: boolean }
 
 /**
  * One machine: an installed service running `version` with two active
@@ -58,7 +58,7 @@ function machine(opts: { installed?: string; newDaemon?: (version: string, befor
     }
     if (argv[1] === "status") {
       const live = daemon !== null && !daemon.exited;
-      return { argv, code: live ? 0 : 1, stdout: JSON.stringify({ host: "dockerbox", ...(daemon ?? { pid: 0, version: "?", state: "stopping", forwards: [] }), live }), stderr: "" };
+      return { argv, code: live ? 0 : 1, stdout: JSON.stringify({ host: "dockerbox", commit: "test", ...(daemon ?? { pid: 0, version: "?", state: "stopping", forwards: [] }), live }), stderr: "" };
     }
     if (argv[0] === "systemctl" && argv[2] === "restart") {
       if (daemon === null || daemon.exited) {
@@ -98,7 +98,7 @@ describe("rdhpf service upgrade", () => {
     assert.ok(m.calls.includes("systemctl --user restart rdhpf.service"));
     // The service's own -F selects the instance when asking for its status.
     assert.ok(m.calls.some((c) => c.startsWith(`${m.installed} status --host dockerbox -F /home/u/.ssh/config --format json`)), m.calls.join("\n"));
-    assert.match(m.lines.join("\n"), /verify: pid 1001 answers with version 0\.2\.0, connected, 2 active forwards \(2 before, none lost\)/);
+    assert.match(m.lines.join("\n"), /verify: pid 1001 answers as 0\.2\.0 \(commit test\), connected, 2 active forwards \(2 before, none lost\)/);
   });
 
   it("refuses a binary for another platform before changing anything", async () => {
