@@ -53,7 +53,7 @@ export interface BuildIdentity {
 export function parseVersionOutput(stdout: string): BuildIdentity | null {
   const lines = stdout.trim().split("\n");
   if (lines.length !== 1) return null;
-  const m = /^rdhpf (\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?)(?: \(commit ([^,)\s]+))?(?:\s|$)/.exec(lines[0] as string);
+  const m = /^rdhpf (\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?)(?: \(commit ([^,)\s]+)[,)])?(?:\s|$)/.exec(lines[0] as string);
   return m ? { version: m[1] as string, commit: m[2] ?? "unknown" } : null;
 }
 
