@@ -1,5 +1,5 @@
 /**
- * `rdhpf service install|uninstall|status`: run rdhpf as a LaunchAgent
+ * `rdhpf service install|uninstall|status|upgrade|rollback`: run rdhpf as a LaunchAgent
  * (macOS) or a systemd user unit (Linux). The `install` options are the
  * options of `rdhpf run` itself, copied from that command, so a new run
  * option is available here without a change in this file.
@@ -10,7 +10,8 @@ import { Command, Option } from "@commander-js/extra-typings";
 import { homedir } from "node:os";
 import { basename, resolve } from "node:path";
 import { usageError } from "../errors.ts";
-import { canRunCommands, installService, isExecutable, launchdLogDir, planService, type ServicePlatform, ServicePlatformSchema, serviceStatus, uninstallService } from "../service/mod.ts";
+import { canRunCommands, defaultUpgradeDeps, installService, isExecutable, launchdLogDir, planService, rollbackService, type ServicePlatform, ServicePlatformSchema, serviceStatus, uninstallService, type UpgradeDeps, upgradeService } from "../service/mod.ts";
+import { parseDuration } from "../status/mod.ts";
 import { validateSshOption } from "../ssh/mod.ts";
 import { hasUnsafeChars } from "../text_safety.ts";
 import { loadConfigFile } from "./config_file.ts";
@@ -216,18 +217,83 @@ Examples:
     }) as unknown as Command;
 }
 
+function upgradeTimeout(raw: string): number {
+  const ms = parseDuration(raw);
+  if (ms === null || ms < 1000) throw usageError(`--timeout ${JSON.stringify(raw)} is not a duration of at least 1 s`, "pass e.g. --timeout 30s or --timeout 2m");
+  return ms;
+}
+
+function upgradeDeps(deps: ServiceCliDeps, platform: ServicePlatform): UpgradeDeps {
+  if (platform !== deps.platform) {
+    throw usageError(`the service is upgraded on the machine where it runs; this one is ${deps.platform}`, "run rdhpf service upgrade on that machine");
+  }
+  return { ...defaultUpgradeDeps(), print: deps.print };
+}
+
+function upgradeCommand(deps: ServiceCliDeps): Command {
+  return new Command("upgrade")
+    .description("replace the service's binary with NEW_BINARY without dropping a forward: check, back up, replace, hand over, verify; roll back on failure")
+    .argument("<new-binary>", "the new rdhpf binary (the release file for this machine)")
+    .addOption(platformOption())
+    .option("--timeout <duration>", "how long the new daemon has to answer as expected", "30s")
+    .option("--dry-run", "print every step and command; change nothing")
+    .addHelpText("after", `
+Steps (each one reported; the failed one named, exit 1):
+  1. check    NEW --version runs and is rdhpf; its platform is this machine's
+  2. replace  the installed binary is copied to <binary>.backup, then NEW is
+              written beside it and renamed over it (never half-written)
+  3. hand over  SIGUSR2 to the running daemon: it exits at once and leaves its
+              SSH master, forwards and connections to its successor
+  4. start    launchctl kickstart (without -k) / systemctl --user restart
+  5. verify   within --timeout, \`rdhpf status\` of the installed binary answers
+              live with the new version, connected, with every forward that
+              was active before
+On a failure after step 2 the backup is put back, started and verified, as
+\`rdhpf service rollback\` does. When the binary's directory needs root, the
+exact sudo commands are printed and nothing is changed.
+
+Examples:
+  rdhpf service upgrade ./rdhpf-darwin-arm64
+  rdhpf service upgrade /tmp/rdhpf-linux-x64 --dry-run
+  rdhpf service upgrade ./rdhpf-linux-x64 --timeout 1m`)
+    .action(async (newBinary, o) => {
+      const platform = choosePlatform(o.platform, deps.platform);
+      const home = deps.env.HOME || homedir();
+      await upgradeService(resolve(deps.cwd, newBinary), { loc: { platform, home, uid: deps.uid }, dryRun: o.dryRun === true, timeoutMs: upgradeTimeout(o.timeout) }, upgradeDeps(deps, platform));
+    }) as unknown as Command;
+}
+
+function rollbackCommand(deps: ServiceCliDeps): Command {
+  return new Command("rollback")
+    .description("put back the binary that the last `rdhpf service upgrade` replaced (<binary>.backup), hand over, start and verify it")
+    .addOption(platformOption())
+    .option("--timeout <duration>", "how long the restored daemon has to answer", "30s")
+    .option("--dry-run", "print every step and command; change nothing")
+    .addHelpText("after", `
+Examples:
+  rdhpf service rollback
+  rdhpf service rollback --dry-run`)
+    .action(async (o) => {
+      const platform = choosePlatform(o.platform, deps.platform);
+      const home = deps.env.HOME || homedir();
+      await rollbackService({ loc: { platform, home, uid: deps.uid }, dryRun: o.dryRun === true, timeoutMs: upgradeTimeout(o.timeout) }, upgradeDeps(deps, platform));
+    }) as unknown as Command;
+}
+
 /** `rdhpf service …`; `deps` replaces the process environment in tests. */
 export function serviceCommand(deps: Partial<ServiceCliDeps> = {}): Command {
   const d = { ...defaultDeps(), ...deps };
   // Parse errors of nested commands throw (CommanderError) instead of exiting
   // the process, like those of the top-level commands: the CLI maps them to 2.
-  const subcommands = [installCommand(d), uninstallCommand(d), statusCommand(d)].map((c) => c.exitOverride());
+  const subcommands = [installCommand(d), uninstallCommand(d), statusCommand(d), upgradeCommand(d), rollbackCommand(d)].map((c) => c.exitOverride());
   const service = new Command("service")
     .description("install, remove or inspect rdhpf as a background service (launchd on macOS, systemd --user on Linux)")
     .addHelpText("after", `
 Examples:
   rdhpf service install --host ssh://docker@docker-host.example
   rdhpf service status
+  rdhpf service upgrade ./rdhpf-linux-x64
+  rdhpf service rollback
   rdhpf service uninstall`);
   for (const c of subcommands) service.addCommand(c);
   return service as unknown as Command;

@@ -85,3 +85,19 @@ export function launchdPlist(input: ServiceSpec): string {
 export function isManagedPlist(text: string): boolean {
   return text.includes(`<!-- ${MANAGED_MARKER}.`);
 }
+
+/**
+ * The ProgramArguments of a plist as `launchdPlist` wrote it, or null when
+ * it has none: `rdhpf service upgrade` finds the installed binary and the
+ * target here.
+ */
+export function plistProgramArguments(text: string): string[] | null {
+  const m = /<key>ProgramArguments<\/key>\s*<array>([\s\S]*?)<\/array>/.exec(text);
+  if (!m) return null;
+  const args = [...(m[1] as string).matchAll(/<string>([\s\S]*?)<\/string>/g)].map((s) => xmlUnescape(s[1] as string));
+  return args.length > 0 ? args : null;
+}
+
+function xmlUnescape(text: string): string {
+  return text.replace(/&(amp|lt|gt|#13);/g, (_, e: string) => ({ amp: "&", lt: "<", gt: ">", "#13": "\r" })[e] as string);
+}

@@ -8,3 +8,4 @@
 export { installService, serviceStatus, uninstallService } from "./install.ts";
 export { canRunCommands, isExecutable } from "./manager_commands.ts";
 export { launchdLogDir, planService, ServicePlatformSchema, type ServicePlatform } from "./plan.ts";
+export { defaultUpgradeDeps, rollbackService, type UpgradeDeps, type UpgradeOptions, upgradeService } from "./upgrade.ts";

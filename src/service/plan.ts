@@ -9,9 +9,9 @@
  */
 import { join } from "node:path";
 import { z } from "zod";
-import { isManagedPlist, LAUNCHD_LABEL, launchdPlist } from "./launchd.ts";
+import { isManagedPlist, LAUNCHD_LABEL, launchdPlist, plistProgramArguments } from "./launchd.ts";
 import { SERVICE_PATH } from "./spec.ts";
-import { isManagedUnit, SYSTEMD_UNIT, systemdUnit } from "./systemd.ts";
+import { isManagedUnit, SYSTEMD_UNIT, systemdUnit, unitExecStartArgv } from "./systemd.ts";
 
 export const ServicePlatformSchema = z.enum(["darwin", "linux"]);
 /** The service managers rdhpf knows: launchd (darwin) and systemd (linux). */
@@ -57,6 +57,13 @@ export interface ServicePlan {
   afterUninstall: ServiceCommand[];
   /** Shows the manager's view of the service. */
   status: ServiceCommand[];
+  /**
+   * Starts the service after its daemon exited by itself (the hand-over of
+   * `rdhpf service upgrade`), never signalling a running one: launchd's
+   * `kickstart` without `-k` (which would send SIGTERM), systemd's `restart`,
+   * which only starts a unit whose main process is gone.
+   */
+  start: ServiceCommand[];
   /** Advice printed after installing. */
   notes: string[];
 }
@@ -83,7 +90,7 @@ export function isManagedServiceFile(platform: ServicePlatform, content: string)
 }
 
 /** The launchctl/systemctl commands for the service at `loc`, by phase. */
-export function managerCommands(loc: ServiceLocation): Pick<ServicePlan, "install" | "uninstall" | "afterUninstall" | "status"> {
+export function managerCommands(loc: ServiceLocation): Pick<ServicePlan, "install" | "uninstall" | "afterUninstall" | "status" | "start"> {
   const file = serviceFilePath(loc.platform, loc.home);
   if (loc.platform === "darwin") {
     const domain = `gui/${loc.uid}`;
@@ -96,6 +103,7 @@ export function managerCommands(loc: ServiceLocation): Pick<ServicePlan, "instal
       uninstall: [cmd(["launchctl", "bootout", service], true)],
       afterUninstall: [],
       status: [cmd(["launchctl", "print", service], true)],
+      start: [cmd(["launchctl", "kickstart", service], false, 2)],
     };
   }
   return {
@@ -109,6 +117,7 @@ export function managerCommands(loc: ServiceLocation): Pick<ServicePlan, "instal
     uninstall: [cmd(["systemctl", "--user", "disable", "--now", SYSTEMD_UNIT], true)],
     afterUninstall: [cmd(["systemctl", "--user", "daemon-reload"], true)],
     status: [cmd(["systemctl", "--user", "is-active", SYSTEMD_UNIT], true)],
+    start: [cmd(["systemctl", "--user", "restart", SYSTEMD_UNIT], false, 2)],
   };
 }
 
@@ -145,4 +154,14 @@ export function planService(input: PlanOptions): ServicePlan {
     ...managerCommands(opts),
     notes,
   };
+}
+
+/**
+ * The argv the service runs (`[binary, "run", "--host", target, …]`) as read
+ * back from a service file that `rdhpf service install` wrote; null when it
+ * cannot be read.
+ */
+export function serviceArgvFromFile(platform: ServicePlatform, content: string): string[] | null {
+  const argv = platform === "darwin" ? plistProgramArguments(content) : unitExecStartArgv(content);
+  return argv !== null && argv.length >= 4 && argv[1] === "run" && argv[2] === "--host" ? argv : null;
 }

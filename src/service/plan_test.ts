@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { parse } from "plist";
-import { planService, type ServicePlatform } from "./plan.ts";
+import { managerCommands, planService, serviceArgvFromFile, type ServicePlatform } from "./plan.ts";
 
 function plan(platform: ServicePlatform, home: string, runArgs: string[] = ["--log-level", "info"]) {
   return planService({ platform, home, uid: 501, binary: "/usr/local/bin/rdhpf", target: "ssh://docker@docker-host.example", runArgs });
@@ -44,5 +44,30 @@ describe("planService", () => {
     const withAgent = planService({ platform: "linux", home: "/home/ci", uid: 1000, binary: "/usr/local/bin/rdhpf", target: "dockerbox", runArgs: [], env: { SSH_AUTH_SOCK: "/run/user/1000/agent" } });
     assert.ok(!withAgent.notes.some((n) => n.includes("SSH_AUTH_SOCK")));
     assert.match(withAgent.content, /^Environment="SSH_AUTH_SOCK=\/run\/user\/1000\/agent"$/m);
+  });
+});
+
+describe("serviceArgvFromFile: the argv read back from the file install wrote", () => {
+  const awkward = ["--log-level", "info", "-o", "ProxyCommand=ssh -W %h:%p jump", "--log-file", "/tmp/a dir/$HOME \"q\" \\ x.log", "--include-ports", "8000-9000"];
+  for (const platform of ["darwin", "linux"] as const) {
+    it(`${platform}: gives back exactly what was written, quoting and all`, () => {
+      const p = planService({ platform, home: "/home/u", uid: 1000, binary: "/opt/rdhpf dir/bin/rdhpf", target: "ssh://docker@host.example:2222", runArgs: awkward });
+      assert.deepEqual(serviceArgvFromFile(platform, p.content), ["/opt/rdhpf dir/bin/rdhpf", "run", "--host", "ssh://docker@host.example:2222", ...awkward]);
+    });
+    it(`${platform}: null for a file that is not a service file of rdhpf run`, () => {
+      assert.equal(serviceArgvFromFile(platform, "[Service]\nExecStart=/usr/bin/other --flag\n"), null);
+      assert.equal(serviceArgvFromFile(platform, ""), null);
+    });
+  }
+});
+
+describe("managerCommands().start: starts the service without signalling a running daemon", () => {
+  it("launchd: kickstart without -k (which would send SIGTERM)", () => {
+    const { start } = managerCommands({ platform: "darwin", home: "/Users/u", uid: 501 });
+    assert.deepEqual(start.map((c) => c.argv), [["launchctl", "kickstart", "gui/501/com.rdhpf"]]);
+  });
+  it("systemd: restart, which starts a unit whose main process has exited", () => {
+    const { start } = managerCommands({ platform: "linux", home: "/home/u", uid: 1000 });
+    assert.deepEqual(start.map((c) => c.argv), [["systemctl", "--user", "restart", "rdhpf.service"]]);
   });
 });

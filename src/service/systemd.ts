@@ -86,3 +86,28 @@ export function systemdUnit(input: ServiceSpec): string {
 export function isManagedUnit(text: string): boolean {
   return text.startsWith(`# ${MANAGED_MARKER}:`);
 }
+
+const C_UNESCAPES: Record<string, string> = { "\\": "\\", '"': '"', n: "\n", t: "\t", r: "\r" };
+
+/**
+ * The argv of a unit's ExecStart= line as `systemdUnit` wrote it (every word
+ * double-quoted), or null when there is no such line or it is not in that
+ * form: `rdhpf service upgrade` finds the installed binary and the target here.
+ */
+export function unitExecStartArgv(text: string): string[] | null {
+  const line = text.split("\n").find((l) => l.startsWith("ExecStart="));
+  if (line === undefined) return null;
+  const words: string[] = [];
+  const re = /\s*"((?:[^"\\]|\\.)*)"/y;
+  let rest = line.slice("ExecStart=".length);
+  while (rest.trim() !== "") {
+    re.lastIndex = 0;
+    const m = re.exec(rest);
+    if (!m) return null;
+    const unquoted = (m[1] as string).replace(/\\(.)/g, (_, c: string) => C_UNESCAPES[c] ?? c).replace(/%%/g, "%");
+    // The executable is quoted without `$` doubling (systemd does not expand it there).
+    words.push(words.length === 0 ? unquoted : unquoted.replace(/\$\$/g, "$"));
+    rest = rest.slice(m[0].length);
+  }
+  return words.length > 0 ? words : null;
+}
