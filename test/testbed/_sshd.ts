@@ -18,6 +18,13 @@ export interface SshPaths {
   sshdConfig: string;
   sshdPidFile: string;
   sshdLog: string;
+  /**
+   * HOME of the remote sessions (an empty dir of the test bed): the remote
+   * user is this machine's root, whose own shell rc (pyenv, conda, …) must
+   * not run in every remote command, nor leave its locks behind when a test
+   * kills a session mid-way.
+   */
+  remoteHome: string;
 }
 
 /** Paths under the test bed dir. */
@@ -31,6 +38,7 @@ export function sshPaths(dir: string): SshPaths {
     sshdConfig: join(dir, "sshd_config"),
     sshdPidFile: join(dir, "sshd.pid"),
     sshdLog: join(dir, "sshd.log"),
+    remoteHome: join(dir, "home"),
   };
 }
 
@@ -70,7 +78,16 @@ export interface SshdSettings {
  */
 export function sshdConfigText(p: SshPaths, s: SshdSettings): string {
   const matchAt = s.extraConfig.findIndex((l) => /^\s*Match\s/i.test(l));
-  const head = matchAt < 0 ? s.extraConfig : s.extraConfig.slice(0, matchAt);
+  const before = matchAt < 0 ? s.extraConfig : s.extraConfig.slice(0, matchAt);
+  // sshd uses only its FIRST SetEnv line: the caller's variables and ours go into one.
+  const isSetEnv = (l: string) => /^\s*SetEnv\s/i.test(l);
+  const given = before.filter(isSetEnv).flatMap((l) => l.trim().split(/\s+/).slice(1));
+  const defaults = [
+    // Remote `docker` commands (and `docker system dial-stdio`) reach this test bed's daemon.
+    `DOCKER_HOST=unix://${s.dockerSocket}`,
+    `HOME=${p.remoteHome}`,
+  ].filter((d) => !given.some((g) => g.split("=")[0] === d.split("=")[0]));
+  const head = before.filter((l) => !isSetEnv(l));
   const matchBlock = matchAt < 0 ? [] : s.extraConfig.slice(matchAt);
   return [
     ...head,
@@ -85,8 +102,7 @@ export function sshdConfigText(p: SshPaths, s: SshdSettings): string {
     "KbdInteractiveAuthentication no",
     "PermitRootLogin prohibit-password",
     `UsePAM ${s.usePam ? "yes" : "no"}`,
-    // Remote `docker` commands (and `docker system dial-stdio`) reach this test bed's daemon.
-    `SetEnv DOCKER_HOST=unix://${s.dockerSocket}`,
+    `SetEnv ${[...given, ...defaults].join(" ")}`,
     "LogLevel INFO",
     "AllowTcpForwarding yes",
     "AllowStreamLocalForwarding yes",

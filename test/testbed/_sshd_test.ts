@@ -7,7 +7,12 @@ const settings = { listenAddress: "10.200.37.2", port: 22, dockerSocket: "/tmp/r
 
 describe("sshdConfigText", () => {
   it("points remote docker commands at the test bed's daemon", () => {
-    assert.match(sshdConfigText(p, settings), /^SetEnv DOCKER_HOST=unix:\/\/\/tmp\/rdhpf-abc123\/docker\.sock$/m);
+    assert.match(sshdConfigText(p, settings), /^SetEnv DOCKER_HOST=unix:\/\/\/tmp\/rdhpf-abc123\/docker\.sock HOME=\/tmp\/rdhpf-abc123\/home$/m);
+  });
+  it("merges the caller's SetEnv into the one line sshd reads, the caller's value winning", () => {
+    const text = sshdConfigText(p, { ...settings, extraConfig: ["SetEnv DOCKER_HOST=unix:///other.sock FOO=1"] });
+    const setEnv = text.split("\n").filter((l) => l.startsWith("SetEnv"));
+    assert.deepEqual(setEnv, ["SetEnv DOCKER_HOST=unix:///other.sock FOO=1 HOME=/tmp/rdhpf-abc123/home"]);
   });
   it("puts extra lines first, since sshd keeps the first value of a keyword", () => {
     const text = sshdConfigText(p, { ...settings, extraConfig: ["AllowStreamLocalForwarding no"] });

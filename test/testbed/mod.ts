@@ -228,6 +228,7 @@ export async function startTestbed(opts: StartTestbedOptions = {}): Promise<Test
   mkdirSync(dir, { mode: 0o700 });
   const dp = dockerPaths(dir);
   const sp = sshPaths(dir);
+  mkdirSync(sp.remoteHome, { mode: 0o700 });
   const rec: TestbedRecord = {
     name,
     dir,
