@@ -38,7 +38,7 @@ import { Reconciler, type ReconcilerOptions } from "./reconciler.ts";
 import { type ReconnectCause, reconnectPlan } from "./reconnect_plan.ts";
 import { ROUTE_PROBE_INTERVAL_MS, ROUTE_PROBE_TIMEOUT_MS, RouteWatch } from "./route_watch.ts";
 import { startSessionTimers } from "./session_timers.ts";
-import { StatusStore } from "./status_store.ts";
+import { type DockerSocketCounts, StatusStore } from "./status_store.ts";
 
 const log = getLogger(["rdhpf", "engine"]);
 
@@ -63,6 +63,8 @@ export interface EngineOptions extends ReconcilerOptions {
   routeProbe?: { host: string; port: number } | null;
   /** rdhpf's Docker socket for the user's tools (docker_socket.ts), served across reconnects; null when turned off. */
   dockerSocket?: DockerSocketServer | null;
+  /** Most dial-stdio bridges (remote SSH sessions) at once; default DEFAULT_MAX_BRIDGES (docker/relay.ts). */
+  maxDockerSessions?: number;
 }
 
 class SessionEnded extends Error {}
@@ -90,7 +92,7 @@ export class Engine {
     this.applier = new ForwardApplier(this.muxBackend(), opts.bindAddresses, findPortOwner);
     const publish = () => this.publish();
     const reconciler = new Reconciler(opts, this.applier, this.store, () => this.reconciles.request(), publish);
-    this.docker = new DockerWatch(this.mux, opts.paths, this.store, (atMs) => this.reconciles.request(atMs), publish, (socketPath) => opts.dockerSocket?.setUpstream(socketPath));
+    this.docker = new DockerWatch(this.mux, opts.paths, this.store, (atMs) => this.reconciles.request(atMs), publish, (socketPath) => opts.dockerSocket?.setUpstream(socketPath), opts.maxDockerSessions);
     this.reconciles = new Coalescer(async (triggers) => {
       const link = this.docker.current;
       if (link && this.master) await reconciler.reconcile(link, triggers);
@@ -106,7 +108,21 @@ export class Engine {
     return this.store.document({
       active: this.applier.active.values(), blocked: this.applier.blocked.values(),
       history: this.applier.history, bindAddresses: this.opts.bindAddresses,
+      dockerSocket: this.dockerSocketCounts(),
     });
+  }
+
+  /** The Docker socket's figures: its clients, and on the dial-stdio path the sessions they share with rdhpf's own requests. */
+  private dockerSocketCounts(): DockerSocketCounts | null {
+    const socket = this.opts.dockerSocket;
+    if (!socket) return null;
+    const link = this.docker.current;
+    const sessions = link?.sessions?.() ?? null;
+    return {
+      path: socket.path, connections: socket.connections(), accepted: socket.accepted(),
+      sessions: sessions?.active ?? null, queued: sessions?.queued ?? 0,
+      limit: link === null ? null : link.transport === "dial-stdio" ? sessions?.limit ?? null : null,
+    };
   }
 
   /** Writes the status document to the state file: its only writer. `quiet`: a failure is not worth a line. */

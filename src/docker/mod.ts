@@ -13,5 +13,5 @@ export { chooseEndpoint } from "./endpoint_choice.ts";
 export { isContainerLifecycleEvent } from "./events.ts";
 export { currentDockerContext, type DockerCliResult, type DockerContext, inspectDockerContext, runDockerCli } from "./local_context.ts";
 export { type ContextPlan, type ContextStep, contextDescription, defaultContextName, isValidContextName, planInstall, planUninstall, sshHostOfDescription } from "./rdhpf_context.ts";
-export { startDialStdioRelay } from "./relay.ts";
+export { type BridgeCounts, DEFAULT_MAX_BRIDGES, startDialStdioRelay } from "./relay.ts";
 export { type ObservedContainer, type PublishedPort } from "./types.ts";

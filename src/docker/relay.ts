@@ -9,6 +9,12 @@
  * keeps the count small, and a child is ended (by its pid) as soon as its
  * client goes away.
  *
+ * Each child is one SSH session, and sshd allows only `MaxSessions` (10 by
+ * default) per connection: a "Session open refused by peer" beyond that
+ * would end the client's connection at once. So at most `maxBridges`
+ * children run together; further connections wait in a FIFO queue, each at
+ * most `queueWaitMs`, and are bridged as others end.
+ *
  * @module
  */
 import type { ChildProcess } from "node:child_process";
@@ -25,20 +31,43 @@ const KILL_GRACE_MS = 2000;
 /** Bytes of a bridge's stderr kept for the log line when it exits. */
 const MAX_STDERR_BYTES = 2048;
 
+/**
+ * Bridges (SSH sessions) at once by default: sshd's default `MaxSessions` is
+ * 10, and the endpoint discovery and a spare keep two free.
+ */
+export const DEFAULT_MAX_BRIDGES = 8;
+/** How long a connection waits in the queue for a bridge; as long as a client waits for a link. */
+export const DEFAULT_QUEUE_WAIT_MS = 30_000;
+
 /** Options of `startDialStdioRelay`. */
 export interface DialStdioRelayOptions {
   /** Where the relay listens; a stale socket file there is replaced. */
   socketPath: string;
   /** Spawns one bridge process with piped stdin/stdout (stderr piped or ignored). */
   spawnBridge: () => ChildProcess;
+  /** Most bridges (remote sessions) at once; default {@link DEFAULT_MAX_BRIDGES}. */
+  maxBridges?: number;
+  /** Longest wait of a queued connection; default {@link DEFAULT_QUEUE_WAIT_MS}. */
+  queueWaitMs?: number;
+}
+
+/** What the relay carries now. */
+export interface BridgeCounts {
+  /** Connections bridged, each with one child (one remote session). */
+  active: number;
+  /** Connections waiting for a free bridge. */
+  queued: number;
+  /** Most bridges at once. */
+  limit: number;
 }
 
 /** A running relay. */
 export interface DialStdioRelay {
-  /** Stops listening, ends every bridge and removes the socket file. */
+  /** Stops listening, ends every bridge and queued connection, and removes the socket file. */
   close(): Promise<void>;
   /** Connections currently bridged (each has one child). */
   connections(): number;
+  counts(): BridgeCounts;
 }
 
 interface Bridge {
@@ -69,13 +98,21 @@ function removeStaleSocket(path: string): void {
   unlinkSync(path);
 }
 
-function bridgeConnection(socket: net.Socket, spawnBridge: () => ChildProcess, bridges: Set<Bridge>): void {
+/** What a connection sent while it waited in the queue: written to its bridge first. */
+interface Held {
+  chunks: Buffer[];
+  /** The client half-closed (FIN) while it waited. */
+  ended: boolean;
+}
+
+function bridgeConnection(socket: net.Socket, spawnBridge: () => ChildProcess, bridges: Set<Bridge>, onEnded: () => void, held: Held = { chunks: [], ended: false }): void {
   let child: ChildProcess;
   try {
     child = spawnBridge();
   } catch (err) {
     log.warn("Docker relay could not start a bridge", { error: err instanceof Error ? err.message : String(err) });
     socket.destroy();
+    onEnded();
     return;
   }
   const exited = new Promise<void>((resolve) => {
@@ -91,7 +128,10 @@ function bridgeConnection(socket: net.Socket, spawnBridge: () => ChildProcess, b
     log.warn("Docker relay bridge has no stdin/stdout pipes", { pid: child.pid });
     socket.destroy();
     endChild(bridge);
-    bridges.delete(bridge);
+    void exited.then(() => {
+      bridges.delete(bridge);
+      onEnded();
+    });
     return;
   }
 
@@ -102,7 +142,9 @@ function bridgeConnection(socket: net.Socket, spawnBridge: () => ChildProcess, b
 
   // Half-close travels both ways: the client's end of request (FIN) closes the
   // bridge's stdin, the bridge's end of output ends the client's socket.
-  socket.pipe(stdin);
+  for (const chunk of held.chunks) stdin.write(chunk);
+  if (held.ended) stdin.end();
+  else socket.pipe(stdin);
   stdout.pipe(socket);
 
   // EPIPE and resets after one side is gone are expected; the close handlers clean up.
@@ -128,10 +170,27 @@ function bridgeConnection(socket: net.Socket, spawnBridge: () => ChildProcess, b
       stdout.destroy();
       stderr?.destroy();
       bridges.delete(bridge);
+      onEnded();
     });
   });
   log.debug("Docker relay bridge started", { pid: child.pid });
 }
+
+/** A connection waiting for a bridge. */
+interface Queued {
+  socket: net.Socket;
+  timer: ReturnType<typeof setTimeout>;
+  held: Held;
+  /** Stops reading into `held`. */
+  release(): void;
+}
+
+/**
+ * A queued connection is read into memory while it waits, so that a reset
+ * is noticed and its request (and FIN) reach the bridge later; past this many
+ * bytes it is paused and the client waits.
+ */
+const MAX_HELD_BYTES = 1 << 20;
 
 /**
  * Starts the relay: listens on `socketPath` (mode 0600) and bridges every
@@ -139,9 +198,63 @@ function bridgeConnection(socket: net.Socket, spawnBridge: () => ChildProcess, b
  */
 export async function startDialStdioRelay(opts: DialStdioRelayOptions): Promise<DialStdioRelay> {
   const { socketPath, spawnBridge } = opts;
+  const maxBridges = opts.maxBridges ?? DEFAULT_MAX_BRIDGES;
+  const queueWaitMs = opts.queueWaitMs ?? DEFAULT_QUEUE_WAIT_MS;
   removeStaleSocket(socketPath);
   const bridges = new Set<Bridge>();
-  const server = net.createServer({ allowHalfOpen: true }, (socket) => bridgeConnection(socket, spawnBridge, bridges));
+  const queue: Queued[] = [];
+  let closing: Promise<void> | null = null;
+
+  // Bridges are counted until their child has exited: only then is the remote session gone.
+  const startNext = () => {
+    while (closing === null && queue.length > 0 && bridges.size < maxBridges) {
+      const next = queue.shift()!;
+      clearTimeout(next.timer);
+      if (next.socket.destroyed) continue;
+      next.release();
+      bridgeConnection(next.socket, spawnBridge, bridges, startNext, next.held);
+    }
+  };
+  const accept = (socket: net.Socket) => {
+    if (bridges.size < maxBridges && queue.length === 0) {
+      bridgeConnection(socket, spawnBridge, bridges, startNext);
+      return;
+    }
+    const held: Held = { chunks: [], ended: false };
+    let heldBytes = 0;
+    const onData = (chunk: Buffer) => {
+      held.chunks.push(chunk);
+      heldBytes += chunk.length;
+      if (heldBytes >= MAX_HELD_BYTES) socket.pause();
+    };
+    const onEnd = () => {
+      held.ended = true;
+    };
+    socket.on("data", onData);
+    socket.once("end", onEnd);
+    const entry: Queued = {
+      socket,
+      held,
+      release: () => {
+        socket.off("data", onData);
+        socket.off("end", onEnd);
+        socket.pause();
+      },
+      timer: setTimeout(() => {
+        log.warn("Docker relay closed a connection that waited too long for a free dial-stdio session", { waited_ms: queueWaitMs, limit: maxBridges, queued: queue.length });
+        socket.destroy();
+      }, queueWaitMs),
+    };
+    socket.on("error", () => socket.destroy());
+    socket.once("close", () => {
+      clearTimeout(entry.timer);
+      const i = queue.indexOf(entry);
+      if (i >= 0) queue.splice(i, 1);
+    });
+    queue.push(entry);
+    log.debug("Docker relay connection queued: every dial-stdio session is in use", { limit: maxBridges, queued: queue.length });
+  };
+  const server = net.createServer({ allowHalfOpen: true }, accept);
   await new Promise<void>((resolve, reject) => {
     server.once("error", (err) =>
       reject(new RdhpfError(`cannot listen on the Docker relay socket ${socketPath}: ${err.message}`, "check the runtime dir's permissions and free space", 1, { cause: err })),
@@ -153,12 +266,16 @@ export async function startDialStdioRelay(opts: DialStdioRelayOptions): Promise<
   server.on("error", (err) => log.warn("Docker relay socket error", { error: err.message }));
   log.debug("Docker relay listening", { socket: socketPath });
 
-  let closing: Promise<void> | null = null;
   return {
     connections: () => bridges.size,
+    counts: () => ({ active: bridges.size, queued: queue.length, limit: maxBridges }),
     close() {
       closing ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const q of queue.splice(0)) {
+          clearTimeout(q.timer);
+          q.socket.destroy();
+        }
         const pending = [...bridges];
         for (const b of pending) {
           b.socket.destroy();
