@@ -108,7 +108,8 @@ async function viaSocketForward(mux: Mux, paths: InstancePaths, remotePath: stri
 async function viaDialStdio(mux: Mux, paths: InstancePaths, maxSessions: number | undefined): Promise<OpenLink> {
   rmSync(paths.dockerSocket, { force: true });
   const relay = await startDialStdioRelay({ socketPath: paths.dockerSocket, spawnBridge: () => mux.spawn(["docker", "system", "dial-stdio"]), maxBridges: maxSessions });
-  const client = new EngineClient({ socketPath: paths.dockerSocket, requestTimeoutMs: 15_000 });
+  // Not kept alive: an idle pooled connection would hold one of the few sessions (see relay.ts).
+  const client = new EngineClient({ socketPath: paths.dockerSocket, requestTimeoutMs: 15_000, keepAlive: false });
   const close = async () => {
     client.close();
     await relay.close();

@@ -103,16 +103,33 @@ interface Held {
   chunks: Buffer[];
   /** The client half-closed (FIN) while it waited. */
   ended: boolean;
+  /** When the connection stops waiting for a session (epoch ms), however often sshd refused one. */
+  deadline: number;
 }
 
-function bridgeConnection(socket: net.Socket, spawnBridge: () => ChildProcess, bridges: Set<Bridge>, onEnded: () => void, held: Held = { chunks: [], ended: false }): void {
+/** How the bridge of one connection ended, for the relay's bookkeeping. */
+interface BridgeCallbacks {
+  /** The child is gone (its session with it): the slot is free. */
+  onEnded(): void;
+  /**
+   * sshd refused the session before anything came back (it frees a closed
+   * session a moment after the client sees it end): the connection is handed
+   * back with every byte it sent, to be bridged again.
+   */
+  onRefused(socket: net.Socket, sent: Held): void;
+}
+
+/** The mux client's words when sshd is at its MaxSessions. */
+const SESSION_REFUSED = /Session open refused/i;
+
+function bridgeConnection(socket: net.Socket, spawnBridge: () => ChildProcess, bridges: Set<Bridge>, cb: BridgeCallbacks, held: Held): void {
   let child: ChildProcess;
   try {
     child = spawnBridge();
   } catch (err) {
     log.warn("Docker relay could not start a bridge", { error: err instanceof Error ? err.message : String(err) });
     socket.destroy();
-    onEnded();
+    cb.onEnded();
     return;
   }
   const exited = new Promise<void>((resolve) => {
@@ -130,7 +147,7 @@ function bridgeConnection(socket: net.Socket, spawnBridge: () => ChildProcess, b
     endChild(bridge);
     void exited.then(() => {
       bridges.delete(bridge);
-      onEnded();
+      cb.onEnded();
     });
     return;
   }
@@ -140,37 +157,90 @@ function bridgeConnection(socket: net.Socket, spawnBridge: () => ChildProcess, b
     if (stderrText.length < MAX_STDERR_BYTES) stderrText += chunk.toString("utf8").slice(0, MAX_STDERR_BYTES - stderrText.length);
   });
 
+  // What the client sent, kept until the bridge answers: a refused session is retried with it.
+  const sent: Held = { chunks: [...held.chunks], ended: held.ended, deadline: held.deadline };
+  let sentBytes = sent.chunks.reduce((n, c) => n + c.length, 0);
+  let answered = false;
+  const record = (chunk: Buffer) => {
+    sentBytes += chunk.length;
+    if (sentBytes <= MAX_HELD_BYTES) sent.chunks.push(chunk);
+  };
+  const recordEnd = () => {
+    sent.ended = true;
+  };
+  const stopRecording = () => {
+    socket.off("data", record);
+    socket.off("end", recordEnd);
+  };
+  socket.on("data", record);
+  socket.once("end", recordEnd);
+  stdout.once("data", () => {
+    answered = true;
+    stopRecording();
+    sent.chunks = [];
+  });
+
   // Half-close travels both ways: the client's end of request (FIN) closes the
   // bridge's stdin, the bridge's end of output ends the client's socket.
   for (const chunk of held.chunks) stdin.write(chunk);
   if (held.ended) stdin.end();
   else socket.pipe(stdin);
-  stdout.pipe(socket);
+  // The client's socket is ended here, not by pipe(): a bridge that ends
+  // without a byte may be a refused session, to be retried on the same socket.
+  stdout.pipe(socket, { end: false });
+  stdout.once("end", () => {
+    if (answered) socket.end();
+  });
 
   // EPIPE and resets after one side is gone are expected; the close handlers clean up.
+  const onSocketError = () => socket.destroy();
   stdin.on("error", () => socket.destroy());
   stdout.on("error", () => socket.destroy());
-  socket.on("error", () => socket.destroy());
+  socket.on("error", onSocketError);
 
-  child.once("error", (err) => {
-    log.warn("Docker relay bridge failed to start", { error: err.message });
-    socket.destroy();
-  });
-  child.once("exit", (code, signal) => {
-    log.debug("Docker relay bridge exited", { pid: child.pid, code, signal, stderr: stderrText.trim() || undefined });
-    // Let what the bridge wrote drain to the client, then close.
-    if (stdout.readableEnded) socket.end();
-    else stdout.once("end", () => socket.end());
-    setTimeout(() => socket.destroy(), KILL_GRACE_MS).unref();
-  });
-  socket.once("close", () => {
+  const onSocketClose = () => {
     stdin.destroy();
     endChild(bridge);
     void exited.then(() => {
       stdout.destroy();
       stderr?.destroy();
       bridges.delete(bridge);
-      onEnded();
+      cb.onEnded();
+    });
+  };
+  socket.once("close", onSocketClose);
+
+  child.once("error", (err) => {
+    log.warn("Docker relay bridge failed to start", { error: err.message });
+    socket.destroy();
+  });
+  const endClient = () => {
+    // Let what the bridge wrote drain to the client, then close.
+    if (stdout.readableEnded) socket.end();
+    else stdout.once("end", () => socket.end());
+    setTimeout(() => socket.destroy(), KILL_GRACE_MS).unref();
+  };
+  child.once("exit", (code, signal) => {
+    if (code !== 255 || answered) {
+      log.debug("Docker relay bridge exited", { pid: child.pid, code, signal, stderr: stderrText.trim() || undefined });
+      endClient();
+      return;
+    }
+    // ssh's own failure: its stderr is complete once the child's streams closed.
+    child.once("close", () => {
+      log.debug("Docker relay bridge exited", { pid: child.pid, code, signal, stderr: stderrText.trim() || undefined });
+      if (!SESSION_REFUSED.test(stderrText) || answered || socket.destroyed || sentBytes > MAX_HELD_BYTES || Date.now() >= sent.deadline) {
+        endClient();
+        return;
+      }
+      socket.unpipe(stdin);
+      stdout.unpipe(socket);
+      stopRecording();
+      socket.off("close", onSocketClose);
+      socket.off("error", onSocketError);
+      socket.pause();
+      bridges.delete(bridge);
+      cb.onRefused(socket, sent);
     });
   });
   log.debug("Docker relay bridge started", { pid: child.pid });
@@ -191,6 +261,8 @@ interface Queued {
  * bytes it is paused and the client waits.
  */
 const MAX_HELD_BYTES = 1 << 20;
+/** Pause before bridging again after sshd refused a session. */
+const REFUSED_RETRY_MS = 100;
 
 /**
  * Starts the relay: listens on `socketPath` (mode 0600) and bridges every
@@ -206,22 +278,26 @@ export async function startDialStdioRelay(opts: DialStdioRelayOptions): Promise<
   let closing: Promise<void> | null = null;
 
   // Bridges are counted until their child has exited: only then is the remote session gone.
+  const callbacks: BridgeCallbacks = {
+    onEnded: () => startNext(),
+    onRefused: (socket, sent) => {
+      log.debug("Docker relay: sshd refused a session (at its MaxSessions); the connection waits for the next free one", { limit: maxBridges });
+      // Back to the head of the queue, after a pause in which sshd frees the closed session.
+      enqueue(socket, sent, "front");
+      setTimeout(startNext, REFUSED_RETRY_MS).unref();
+    },
+  };
   const startNext = () => {
     while (closing === null && queue.length > 0 && bridges.size < maxBridges) {
       const next = queue.shift()!;
       clearTimeout(next.timer);
       if (next.socket.destroyed) continue;
       next.release();
-      bridgeConnection(next.socket, spawnBridge, bridges, startNext, next.held);
+      bridgeConnection(next.socket, spawnBridge, bridges, callbacks, next.held);
     }
   };
-  const accept = (socket: net.Socket) => {
-    if (bridges.size < maxBridges && queue.length === 0) {
-      bridgeConnection(socket, spawnBridge, bridges, startNext);
-      return;
-    }
-    const held: Held = { chunks: [], ended: false };
-    let heldBytes = 0;
+  const enqueue = (socket: net.Socket, held: Held, where: "front" | "back") => {
+    let heldBytes = held.chunks.reduce((n, c) => n + c.length, 0);
     const onData = (chunk: Buffer) => {
       held.chunks.push(chunk);
       heldBytes += chunk.length;
@@ -230,28 +306,42 @@ export async function startDialStdioRelay(opts: DialStdioRelayOptions): Promise<
     const onEnd = () => {
       held.ended = true;
     };
+    const onError = () => socket.destroy();
+    const onClose = () => {
+      clearTimeout(entry.timer);
+      const i = queue.indexOf(entry);
+      if (i >= 0) queue.splice(i, 1);
+    };
     socket.on("data", onData);
     socket.once("end", onEnd);
+    socket.on("error", onError);
+    socket.once("close", onClose);
+    if (heldBytes < MAX_HELD_BYTES) socket.resume();
     const entry: Queued = {
       socket,
       held,
       release: () => {
         socket.off("data", onData);
         socket.off("end", onEnd);
+        socket.off("error", onError);
+        socket.off("close", onClose);
         socket.pause();
       },
       timer: setTimeout(() => {
         log.warn("Docker relay closed a connection that waited too long for a free dial-stdio session", { waited_ms: queueWaitMs, limit: maxBridges, queued: queue.length });
         socket.destroy();
-      }, queueWaitMs),
+      }, Math.max(0, held.deadline - Date.now())),
     };
-    socket.on("error", () => socket.destroy());
-    socket.once("close", () => {
-      clearTimeout(entry.timer);
-      const i = queue.indexOf(entry);
-      if (i >= 0) queue.splice(i, 1);
-    });
-    queue.push(entry);
+    if (where === "front") queue.unshift(entry);
+    else queue.push(entry);
+  };
+  const accept = (socket: net.Socket) => {
+    const held: Held = { chunks: [], ended: false, deadline: Date.now() + queueWaitMs };
+    if (bridges.size < maxBridges && queue.length === 0) {
+      bridgeConnection(socket, spawnBridge, bridges, callbacks, held);
+      return;
+    }
+    enqueue(socket, held, "back");
     log.debug("Docker relay connection queued: every dial-stdio session is in use", { limit: maxBridges, queued: queue.length });
   };
   const server = net.createServer({ allowHalfOpen: true }, accept);

@@ -8,15 +8,19 @@ import { join } from "node:path";
 import { startDialStdioRelay } from "./relay.ts";
 
 /** A relay whose bridges are local `cat` processes: each connection echoes what it sends. */
-async function catRelay(opts: { maxBridges: number; queueWaitMs?: number }) {
+async function catRelay(opts: { maxBridges: number; queueWaitMs?: number; refuseFirst?: number }) {
   const dir = mkdtempSync(join(tmpdir(), "rdhpf-relay-"));
   const socketPath = join(dir, "relay.sock");
   let spawned = 0;
   const relay = await startDialStdioRelay({
-    socketPath, ...opts,
+    socketPath, maxBridges: opts.maxBridges, queueWaitMs: opts.queueWaitMs,
     spawnBridge: () => {
       spawned++;
-      return spawn("cat", [], { stdio: ["pipe", "pipe", "ignore"] });
+      // What ssh's mux client says when sshd is at MaxSessions.
+      if (spawned <= (opts.refuseFirst ?? 0)) {
+        return spawn("sh", ["-c", "echo 'mux_client_request_session: session request failed: Session open refused by peer' >&2; exit 255"], { stdio: ["pipe", "pipe", "pipe"] });
+      }
+      return spawn("cat", [], { stdio: ["pipe", "pipe", "pipe"] });
     },
   });
   return {
@@ -103,6 +107,34 @@ describe("the dial-stdio relay's session limit", () => {
       first.socket.end();
       await queued.closed;
       assert.equal(queued.got(), "request while queued", "cat saw the bytes and the EOF, and its answer came back");
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  it("bridges a connection again, with the bytes it sent, when sshd refused the session", async () => {
+    const t = await catRelay({ maxBridges: 2, refuseFirst: 3 });
+    try {
+      const c = client(t.socketPath, "GET /_ping HTTP/1.1\r\n\r\n");
+      await until("the echo through the fourth bridge", () => c.got() === "GET /_ping HTTP/1.1\r\n\r\n");
+      assert.equal(t.spawned(), 4);
+      c.socket.write("more");
+      await until("later bytes too", () => c.got().endsWith("more"));
+      assert.equal(c.got(), "GET /_ping HTTP/1.1\r\n\r\nmore", "nothing sent twice");
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  it("gives up retrying refused sessions at the connection's deadline", async () => {
+    const t = await catRelay({ maxBridges: 1, queueWaitMs: 400, refuseFirst: 1_000_000 });
+    try {
+      const started = Date.now();
+      const c = client(t.socketPath, "x");
+      await c.closed;
+      const waited = Date.now() - started;
+      assert.ok(waited >= 350 && waited < 3000, `closed after ${waited} ms`);
+      assert.ok(t.spawned() >= 2 && t.spawned() < 20, `${t.spawned()} tries`);
     } finally {
       await t.cleanup();
     }
