@@ -59,8 +59,24 @@ export interface DoctorFacts {
   runtimeDir: { dir: string; state: "missing" | "ok" | "tighten" } | { dir: string; problem: Problem };
   instance:
     | null
-    | { live: true; pid: number; state: string; lastError: string | null; activeLocalPorts: number[] }
+    | { live: true; pid: number; state: string; lastError: string | null; activeLocalPorts: number[]; clientSocket?: string | null }
     | { live: false; pid: number; unresponsive: boolean; staleAgeS: number | null };
+  /**
+   * rdhpf's Docker socket: where the running instance serves it (and what it
+   * is like), where `rdhpf run` would serve it when none runs, or "off".
+   */
+  dockerSocket:
+    | null
+    | { served: false; path: string | "off" }
+    | {
+      served: true;
+      path: string;
+      /** What lstat found; null when nothing is there. */
+      file: null | { isSocket: boolean; mode: number };
+      /** The directory: "ok" (private to this user) or why not. */
+      dir: "ok" | string;
+      ping: { ok: true; durationMs: number } | { ok: false; error: string };
+    };
   /** `onConflict`: what `rdhpf run` does with a busy port (--on-conflict, else the config file's). */
   ports: null | { wanted: number; busy: BusyPort[]; onConflict: OnConflict };
 }
@@ -81,6 +97,7 @@ export const CHECK_TITLES: Record<CheckId, string> = {
   "socket-paths": "socket path length",
   "runtime-dir": "runtime dir owner and mode",
   "instance": "rdhpf instance for the host",
+  "docker-socket": "rdhpf's Docker socket",
   "local-ports": "local ports of published ports",
   "sshd-keepalive": "sshd keepalive",
 };
@@ -277,6 +294,25 @@ function instance(f: DoctorFacts): Verdict {
   return v("ok", `not running; the last instance (PID ${i.pid}) stopped${i.staleAgeS !== null ? ` ${i.staleAgeS} s ago` : ""}`);
 }
 
+function dockerSocket(f: DoctorFacts): Verdict {
+  if ("problem" in f.target) return NEEDS_TARGET;
+  const d = f.dockerSocket;
+  if (d === null) return v("skipped", "not checked");
+  if (!d.served) {
+    return d.path === "off"
+      ? v("ok", "turned off (--no-docker-socket or \"dockerSocket\": false)")
+      : v("ok", `not served now (rdhpf does not run for this host); \`rdhpf run\` serves it at ${d.path}`);
+  }
+  const restart = "restart `rdhpf run` for this host: it recreates the socket (mode 0600) at start";
+  if (d.file === null) return v("fail", `rdhpf runs, but ${d.path} does not exist (removed while it ran?)`, restart);
+  if (!d.file.isSocket) return v("fail", `${d.path} is not a socket`, `move that file away, then ${restart}`);
+  if (d.dir !== "ok") return v("fail", `${d.path}: its directory is not private to you (${d.dir}); whoever can reach the socket controls the remote Docker host`, `chmod 700 the directory, or serve the socket elsewhere with --docker-socket PATH`);
+  const mode = (d.file.mode & 0o777).toString(8).padStart(4, "0");
+  if ((d.file.mode & 0o077) !== 0) return v("fail", `${d.path} has mode ${mode}: others may reach the remote Docker host through it`, `chmod 600 ${d.path} (rdhpf creates it 0600; something changed it)`);
+  if (!d.ping.ok) return v("fail", `${d.path} is served (mode ${mode}, private directory), but GET /_ping through it failed: ${d.ping.error}`, "see `rdhpf status`: the SSH connection or the Docker link may be down or reconnecting");
+  return v("ok", `${d.path}: mode ${mode} in a private directory; GET /_ping answered in ${d.ping.durationMs} ms (DOCKER_HOST=unix://${d.path})`);
+}
+
 function localPorts(f: DoctorFacts): Verdict {
   if (!connected(f) || f.docker === null) return NEEDS_CONNECTION;
   if (!f.docker.ok || f.ports === null) return NEEDS_DOCKER;
@@ -320,6 +356,7 @@ const VERDICTS: Record<CheckId, (f: DoctorFacts) => Verdict> = {
   "socket-paths": socketPaths,
   "runtime-dir": runtimeDir,
   "instance": instance,
+  "docker-socket": dockerSocket,
   "local-ports": localPorts,
   "sshd-keepalive": sshdKeepalive,
 };

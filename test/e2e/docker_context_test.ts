@@ -35,7 +35,9 @@ describe("rdhpf context install/uninstall with the real docker CLI (compiled bin
     tb = await startTestbed();
     configDir = mkdtempSync(join(tmpdir(), "rdhpf-docker-config-"));
     daemon = new Daemon(tb);
-    await daemon.waitForLog(/docker events stream started/, 30_000);
+    await daemon.waitForLog(/docker events stream started/, 60_000).catch((err) => {
+      throw new Error(`${err.message}; rdhpf said:\n${daemon.logs()}`);
+    });
     name = `rdhpf-${tb.alias}`;
     socketPath = (await daemon.status()).docker.client_socket!;
   });
