@@ -77,6 +77,8 @@ export interface DoctorFacts {
       dir: "ok" | string;
       ping: { ok: true; durationMs: number } | { ok: false; error: string };
     };
+  /** `--max-docker-sessions` of `rdhpf run`: the dial-stdio bridges at once. */
+  maxDockerSessions: number;
   /** `onConflict`: what `rdhpf run` does with a busy port (--on-conflict, else the config file's). */
   ports: null | { wanted: number; busy: BusyPort[]; onConflict: OnConflict };
 }
@@ -113,8 +115,14 @@ const NEEDS_DOCKER = v("skipped", "needs the remote Docker engine");
 /** Advice shared by the sshd checks whose settings are unknown. */
 const SSHD_UNKNOWN_HINT = "run `sudo sshd -T | grep -Ei 'allowtcpforwarding|maxsessions|clientalive'` on the Docker host (sshd -T needs root there)";
 
-/** Sessions rdhpf may hold at once: the endpoint discovery, and with dial-stdio one per Docker API connection (8 pooled + the event stream). */
-export const SESSIONS_NEEDED = { "socket-forward": 1, "dial-stdio": 10 } as const;
+/**
+ * Sessions rdhpf may hold at once: the endpoint discovery, and with
+ * dial-stdio its bridges (`--max-docker-sessions`, the event stream and the
+ * user's clients included).
+ */
+export function sessionsNeeded(transport: "socket-forward" | "dial-stdio", maxDockerSessions: number): number {
+  return transport === "socket-forward" ? 1 : maxDockerSessions + 1;
+}
 
 /** The recommended keepalive on the Docker host (docs/deployment.md). */
 const KEEPALIVE_HINT = "set `ClientAliveInterval 60` and `ClientAliveCountMax 3` in the Docker host's sshd_config: sshd then drops a dead client's connection, and the ports and sessions it held, after about 3 minutes instead of hours";
@@ -222,8 +230,9 @@ function sshdMaxSessions(f: DoctorFacts): Verdict {
   const max = Number(f.sshd.values.get("maxsessions") ?? "10");
   const streamLocal = f.sshd.values.get("allowstreamlocalforwarding") ?? "yes";
   const transport = f.docker?.ok ? f.docker.transport : /^(no|remote)$/i.test(streamLocal) ? "dial-stdio" : "socket-forward";
-  const needed = SESSIONS_NEEDED[transport];
-  const fix = `set \`MaxSessions ${Math.max(needed, 10)}\` (the default is 10) in the Docker host's sshd_config`;
+  const needed = sessionsNeeded(transport, f.maxDockerSessions);
+  const fix = `set \`MaxSessions ${Math.max(needed, 10)}\` (the default is 10) in the Docker host's sshd_config` +
+    (transport === "dial-stdio" && max > 1 ? `, or run rdhpf with \`--max-docker-sessions ${max - 1}\` (it queues the rest)` : "");
   if (max === 0) return v("fail", "sshd has MaxSessions 0: rdhpf cannot run its remote commands (endpoint discovery, docker system dial-stdio)", fix);
   if (max < needed) return v("warn", `sshd has MaxSessions ${max}; with ${transport} rdhpf may hold up to ${needed} sessions at once, so some Docker requests would wait or fail`, fix);
   return v("ok", `MaxSessions ${max}; rdhpf holds at most ${needed} session(s) at once with ${transport}`);

@@ -26,6 +26,7 @@ function healthy(): DoctorFacts {
     socketPaths: [{ path: "/run/user/1000/rdhpf/0a1b2c3d4e5f.ssh.sock", bytes: 59, maxBytes: 107 }],
     runtimeDir: { dir: "/run/user/1000/rdhpf", state: "ok" },
     instance: null,
+    maxDockerSessions: 8,
     dockerSocket: { served: true, path: "/run/user/1000/rdhpf/dockerbox.sock", file: { isSocket: true, mode: 0o140600 }, dir: "ok", ping: { ok: true, durationMs: 3 } },
     ports: { wanted: 2, busy: [], onConflict: "wait" },
   };
@@ -83,6 +84,11 @@ const CASES: Array<[string, (f: DoctorFacts) => void, CheckId, CheckStatus]> = [
     f.sshd = sshd({ maxsessions: "3" });
     if (f.docker?.ok) f.docker.transport = "dial-stdio";
   }, "sshd-max-sessions", "warn"],
+  ["MaxSessions 3 with dial-stdio and --max-docker-sessions 2 (rdhpf queues the rest)", (f) => {
+    f.sshd = sshd({ maxsessions: "3" });
+    f.maxDockerSessions = 2;
+    if (f.docker?.ok) f.docker.transport = "dial-stdio";
+  }, "sshd-max-sessions", "ok"],
   ["MaxSessions 3 with the socket forward", (f) => (f.sshd = sshd({ maxsessions: "3" })), "sshd-max-sessions", "ok"],
   ["no ClientAliveInterval", (f) => (f.sshd = sshd({ clientaliveinterval: "0" })), "sshd-keepalive", "warn"],
   ["a socket path too long for the platform", (f) => (f.socketPaths = [{ path: "/very/long", bytes: 120, maxBytes: 103 }]), "socket-paths", "fail"],
@@ -133,6 +139,15 @@ describe("buildReport", () => {
     const c = buildReport(f).checks.find((x) => x.id === "local-ports")!;
     assert.equal(c.detail, "local port 5432 (container db, remote port 5432) is in use by pid 812 (postgres)");
     assert.match(c.hint!, /lsof -nP -i :5432.*--map 5432:LOCAL.*--exclude-ports 5432/);
+  });
+
+  it("suggests a --max-docker-sessions below sshd's MaxSessions on the dial-stdio path", () => {
+    const f = healthy();
+    f.sshd = sshd({ maxsessions: "4" });
+    if (f.docker?.ok) f.docker.transport = "dial-stdio";
+    const c = buildReport(f).checks.find((x) => x.id === "sshd-max-sessions")!;
+    assert.match(c.detail, /MaxSessions 4; with dial-stdio rdhpf may hold up to 9 sessions/);
+    assert.match(c.hint!, /--max-docker-sessions 3/);
   });
 
   it("says when the user's host key policy would add keys silently", () => {

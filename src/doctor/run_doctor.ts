@@ -17,7 +17,7 @@ import { tmpdir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import { currentUid, endpointToOpen, openDockerLink, privateDirVerdict, type ResolvedInstance, resolveInstance, type SshCliOptions } from "../daemon/mod.ts";
 import { dockerClientSocketPath, instancePaths, type InstancePaths, runtimeDir } from "../paths.ts";
-import { EngineClient, type ObservedContainer, parseEndpoint } from "../docker/mod.ts";
+import { DEFAULT_MAX_BRIDGES, EngineClient, type ObservedContainer, parseEndpoint } from "../docker/mod.ts";
 import { RdhpfError } from "../errors.ts";
 import { desiredForwards, listenAddresses, localPortProbe, type OnConflict, type PortRules } from "../forward/mod.ts";
 import { defaultTargetFromEnv, lintSshConfig, Mux, readUserSshConfig, runSsh, SshConnectError, type SshContext, sshGValues, SshMaster } from "../ssh/mod.ts";
@@ -45,6 +45,8 @@ export interface DoctorOptions {
   maxForwards?: number;
   /** Where `rdhpf run` would serve its Docker socket: a path, "default", or false (--no-docker-socket). */
   dockerSocket?: string | false;
+  /** `--max-docker-sessions` of `rdhpf run`. */
+  maxDockerSessions?: number;
   env: Record<string, string | undefined>;
   rdhpfVersion: string;
   /** Whether this machine can listen on ::1 (the same test `rdhpf run` makes). */
@@ -311,6 +313,7 @@ async function checkEverything(opts: DoctorOptions, cleanups: Array<() => void>)
     runtimeDir: runtimeDirFacts(runtimeDir(env)),
     instance: null,
     dockerSocket: null,
+    maxDockerSessions: opts.maxDockerSessions ?? DEFAULT_MAX_BRIDGES,
     ports: null,
   };
 
