@@ -55,7 +55,9 @@ Examples:
   rdhpf context install --host dockerbox --name build           then \`docker --context build ps\`
   docker context ls                                             rdhpf's carry "rdhpf: Docker on <host> …"
 
-The context's description names the ssh host, so \`rdhpf run\` without --host
+The endpoint is the socket the running rdhpf serves, else the one \`rdhpf run\`
+would serve (as \`rdhpf env\` prints it). The context's description names the
+ssh host, so \`rdhpf run\` without --host
 still finds the host while that context is current. Installing again under
 the same name updates the context rdhpf made (e.g. a new socket path); a
 context of that name that rdhpf did not make is left alone. Needs the docker
