@@ -14,6 +14,7 @@ import { z } from "zod";
 import { usageError } from "../errors.ts";
 import { MaxForwardsSchema, OnConflictSchema, parsePortMap, parsePortRanges } from "../forward/mod.ts";
 import { LogFormatSchema, LogLevelSchema } from "../log/mod.ts";
+import { MaxDockerSessionsSchema } from "./forwarding_options.ts";
 import { parseMetricsListen } from "./metrics_listen.ts";
 
 /** A port rule (or listen address) string, checked by the parser `rdhpf run` uses, so that the error names the key. */
@@ -44,6 +45,8 @@ export const ConfigFileSchema = z.strictObject({
   metricsListen: portRule(parseMetricsListen).optional(),
   /** Where `rdhpf run` serves its Docker socket, or false for none (see --docker-socket). */
   dockerSocket: z.union([z.string().min(1), z.literal(false)]).optional(),
+  /** As `--max-docker-sessions`. */
+  maxDockerSessions: MaxDockerSessionsSchema.optional(),
 });
 export type ConfigFile = z.infer<typeof ConfigFileSchema>;
 

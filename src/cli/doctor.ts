@@ -38,7 +38,7 @@ Exit status: 0 when no check failed, 1 when one did, 2 for bad input.`)
       if (host !== undefined) parseTarget(host);
       const options = ssh.options.map(validateSshOption);
       // The forwarding options `rdhpf run` would get: they decide which local ports the doctor checks.
-      const { rules, binds, onConflict, maxForwards } = forwardingSettings(o, cfg);
+      const { rules, binds, onConflict, maxForwards, dockerSocket, maxDockerSessions } = forwardingSettings(o, cfg);
       const report = await runDoctor({
         host,
         hostSource: hostSource ?? "the config file",
@@ -47,6 +47,8 @@ Exit status: 0 when no check failed, 1 when one did, 2 for bad input.`)
         binds,
         onConflict,
         maxForwards,
+        dockerSocket,
+        maxDockerSessions,
         env,
         rdhpfVersion: VERSION,
         hasIpv6Loopback,

@@ -8,11 +8,11 @@
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import { z } from "zod";
-import { resolveInstance } from "../daemon/mod.ts";
+import { resolveInstance, type ResolvedInstance } from "../daemon/mod.ts";
 import { RdhpfError } from "../errors.ts";
 import { dockerClientSocketPath } from "../paths.ts";
 import { queryInstance } from "../status/mod.ts";
-import { loadConfigFile } from "./config_file.ts";
+import { type ConfigFile, loadConfigFile } from "./config_file.ts";
 import { dockerSocketSetting } from "./forwarding_options.ts";
 import { targetSettings, withTargetOptions } from "./options.ts";
 
@@ -43,6 +43,30 @@ function shQuote(s: string): string {
   return /^[A-Za-z0-9_./:@%+=,-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
 }
 
+/**
+ * The Docker socket of the instance: the one the running rdhpf serves, else
+ * the one `rdhpf run` would serve with the config file's settings. Throws
+ * (exit 1) when it serves none.
+ */
+export async function servedSocketPath(instance: ResolvedInstance, cfg: ConfigFile): Promise<string> {
+  const view = await queryInstance(instance.paths);
+  let socketPath: string | null;
+  if (view !== null && view.doc.state !== "stopping") {
+    socketPath = view.doc.docker.client_socket;
+  } else {
+    const setting = dockerSocketSetting(cfg.dockerSocket);
+    socketPath = setting === false ? null : setting === "default" ? dockerClientSocketPath(instance.paths.dir, instance.target) : setting;
+  }
+  if (socketPath === null) {
+    throw new RdhpfError(
+      `rdhpf for ${instance.target.raw} serves no Docker socket`,
+      "start it without --no-docker-socket (and without \"dockerSocket\": false in the config file)",
+      1,
+    );
+  }
+  return socketPath;
+}
+
 export function envCommand(): Command<[], Record<string, unknown>> {
   return withTargetOptions(new Command("env"), "select")
     .description("print the shell line that points docker, compose and Testcontainers at rdhpf's Docker socket")
@@ -65,21 +89,7 @@ Exit status: 0 printed; 1 the running rdhpf serves no Docker socket
       const cfg = loadConfigFile(o.config, env);
       const { host, ssh } = targetSettings(o, cfg, env);
       const instance = await resolveInstance(host, ssh, env);
-      const view = await queryInstance(instance.paths);
-      let socketPath: string | null;
-      if (view !== null && view.doc.state !== "stopping") {
-        socketPath = view.doc.docker.client_socket;
-      } else {
-        const setting = dockerSocketSetting(cfg.dockerSocket);
-        socketPath = setting === false ? null : setting === "default" ? dockerClientSocketPath(instance.paths.dir, instance.target) : setting;
-      }
-      if (socketPath === null) {
-        throw new RdhpfError(
-          `rdhpf for ${instance.target.raw} serves no Docker socket`,
-          "start it without --no-docker-socket (and without \"dockerSocket\": false in the config file)",
-          1,
-        );
-      }
+      const socketPath = await servedSocketPath(instance, cfg);
       console.log(dockerHostLine(socketPath, o.shell));
     });
 }

@@ -2,7 +2,8 @@
  * The options that say what `rdhpf run` forwards and where it listens:
  * `--bind`, `--include-ports`, `--exclude-ports`, `--map`, `--on-conflict`,
  * `--max-forwards`, and where rdhpf serves its Docker socket
- * (`--docker-socket`, `--no-docker-socket`).
+ * (`--docker-socket`, `--no-docker-socket`, and `--max-docker-sessions` for
+ * its dial-stdio path).
  * Declared and resolved here once, so that `run`, `doctor` (which checks the
  * local ports `run` would take) and `service install` (which validates them
  * before writing a service) agree on their spelling, parsing and precedence.
@@ -13,6 +14,8 @@ import { type Command, InvalidArgumentError, Option, type OptionValues } from "@
 import { isIP } from "node:net";
 import { resolve } from "node:path";
 import { getLogger } from "@logtape/logtape";
+import { z } from "zod";
+import { DEFAULT_MAX_BRIDGES } from "../docker/mod.ts";
 import { usageError } from "../errors.ts";
 import { hasUnsafeChars } from "../text_safety.ts";
 import { DEFAULT_MAX_FORWARDS, MaxForwardsSchema, NO_RULES, type OnConflict, OnConflictSchema, parsePortMap, parsePortRanges, type PortRules } from "../forward/mod.ts";
@@ -30,7 +33,21 @@ export function withForwardingOptions<Args extends unknown[], Opts extends Optio
     .addOption(new Option("--on-conflict <policy>", "when a local port is taken: wait for it, or use the next free port (default: wait)").choices(OnConflictSchema.options))
     .option("--max-forwards <n>", `forward at most N ports of this host; the rest show as ignored in status (default: ${DEFAULT_MAX_FORWARDS})`, parseMaxForwards)
     .option("--docker-socket <path>", "serve the Docker Engine socket for docker, compose and Testcontainers here (default: <runtime dir>/<host>.sock; `rdhpf env` prints it)")
-    .option("--no-docker-socket", "do not serve a Docker socket");
+    .option("--no-docker-socket", "do not serve a Docker socket")
+    .option(
+      "--max-docker-sessions <n>",
+      `when sshd refuses socket forwarding (dial-stdio): run at most N remote Docker sessions at once, rdhpf's own included, and queue the rest; keep it below sshd's MaxSessions (default: ${DEFAULT_MAX_BRIDGES})`,
+      parseMaxDockerSessions,
+    );
+}
+
+export const MaxDockerSessionsSchema = z.number().int().min(1).max(1000);
+
+/** Commander parser of `--max-docker-sessions`: a whole number from 1 to 1000. */
+export function parseMaxDockerSessions(value: string): number {
+  const n = /^\d{1,4}$/.test(value) ? Number(value) : Number.NaN;
+  if (!MaxDockerSessionsSchema.safeParse(n).success) throw new InvalidArgumentError("a whole number from 1 to 1000, below sshd's MaxSessions, e.g. --max-docker-sessions 8");
+  return n;
 }
 
 /** Commander parser of `--max-forwards`: a whole number from 1 to 65535. */
@@ -50,6 +67,7 @@ export interface ForwardingOptionValues {
   maxForwards?: number;
   /** A path, false for --no-docker-socket, undefined when not given. */
   dockerSocket?: string | boolean;
+  maxDockerSessions?: number;
 }
 
 export interface ForwardingSettings {
@@ -61,6 +79,8 @@ export interface ForwardingSettings {
   maxForwards: number;
   /** Where to serve the Docker socket: an absolute path, "default" (see `dockerClientSocketPath`), or false: not at all. */
   dockerSocket: string | false;
+  /** Most dial-stdio sessions at once (docker/relay.ts). */
+  maxDockerSessions: number;
 }
 
 /** Command line over config file, each option on its own; throws a usage error naming a bad value. */
@@ -71,6 +91,7 @@ export function forwardingSettings(o: ForwardingOptionValues, cfg: ConfigFile): 
     onConflict: o.onConflict ?? cfg.onConflict ?? "wait",
     maxForwards: o.maxForwards ?? cfg.maxForwards ?? DEFAULT_MAX_FORWARDS,
     dockerSocket: dockerSocketSetting(o.dockerSocket ?? cfg.dockerSocket),
+    maxDockerSessions: o.maxDockerSessions ?? cfg.maxDockerSessions ?? DEFAULT_MAX_BRIDGES,
   };
 }
 

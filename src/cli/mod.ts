@@ -8,6 +8,7 @@ import { Command, CommanderError } from "@commander-js/extra-typings";
 import { formatError, RdhpfError } from "../errors.ts";
 import { versionLine } from "../version.ts";
 import { completionsCommand } from "./completions.ts";
+import { contextCommand } from "./context.ts";
 import { doctorCommand } from "./doctor.ts";
 import { envCommand } from "./env.ts";
 import { runCommand } from "./run.ts";
@@ -25,6 +26,7 @@ Examples:
   rdhpf run --host ssh://docker@build-host.example     forward every published port
   rdhpf status                                         what is forwarded, and health
   eval "$(rdhpf env)" && docker ps                     docker through rdhpf's one SSH connection
+  rdhpf context install --use && docker ps             the same, as a docker context
   docker run -d -p 5432:5432 postgres && rdhpf wait --port 5432 && npm test
   rdhpf service install --host ssh://docker@build-host.example
   rdhpf doctor --host ssh://docker@build-host.example  check ssh, Docker, sshd and local ports
@@ -39,6 +41,7 @@ RDHPF_LOG_LEVEL, RDHPF_STATE_DIR (runtime dir), NO_COLOR.`);
   program.addCommand(serviceCommand());
   program.addCommand(doctorCommand());
   program.addCommand(envCommand());
+  program.addCommand(contextCommand());
   program.addCommand(completionsCommand(() => program));
   program.addCommand(
     new Command("version").description("print the version and exit").action(() => {

@@ -56,7 +56,7 @@ host key, authentication failure, unreachable host).`)
       setupLogging({ level: level.data, format: o.logFormat ?? cfg.logFormat ?? "text", file: o.logFile ?? cfg.logFile ?? null });
 
       const { host, ssh } = targetSettings(o, cfg, env);
-      const { rules, binds, onConflict, maxForwards, dockerSocket } = forwardingSettings(o, cfg);
+      const { rules, binds, onConflict, maxForwards, dockerSocket, maxDockerSessions } = forwardingSettings(o, cfg);
       const metricsRaw = o.metricsListen ?? cfg.metricsListen;
       const metricsListen = metricsRaw === undefined ? null : parseMetricsListen(metricsRaw);
       const instance = await resolveInstance(host, ssh, env);
@@ -90,7 +90,7 @@ host key, authentication failure, unreachable host).`)
         host: instance.target.raw, ssh: instance.ssh, paths: instance.paths, rules, onConflict, maxForwards, bindAddresses, lock, version: VERSION,
         build: { commit: COMMIT, logBytesWritten },
         routeProbe: instance.direct ? { host: instance.resolved.hostname, port: instance.resolved.port } : null, resolved: instance.resolved,
-        dockerSocket: socket, adopt: adoption.action === "adopt" ? adoption : null,
+        dockerSocket: socket, maxDockerSessions, adopt: adoption.action === "adopt" ? adoption : null,
       });
       log.info("rdhpf starting", { version: VERSION, host: instance.target.raw, resolved: instance.identity, pid: process.pid, bind: bindAddresses.join(",") });
 

@@ -17,7 +17,7 @@
  */
 import { lstatSync, readFileSync, rmSync } from "node:fs";
 import { getLogger } from "@logtape/logtape";
-import { chooseEndpoint, type DiscoveryOutcome, ENDPOINT_DISCOVERY_COMMAND, EngineClient, parseEndpoint, readDiscovery, startDialStdioRelay } from "../docker/mod.ts";
+import { type BridgeCounts, chooseEndpoint, type DiscoveryOutcome, ENDPOINT_DISCOVERY_COMMAND, EngineClient, parseEndpoint, readDiscovery, startDialStdioRelay } from "../docker/mod.ts";
 import { RdhpfError } from "../errors.ts";
 import { displaySafe } from "../text_safety.ts";
 import type { Mux } from "../ssh/mod.ts";
@@ -34,8 +34,12 @@ export interface DockerLink {
   endpoint: string;
   serverVersion: string;
   apiVersion: string;
+  /** With dial-stdio: the bridges (remote sessions) in use, queued and allowed; null with a socket forward (channels, no session each). */
+  sessions: (() => BridgeCounts) | null;
   close(): Promise<void>;
 }
+
+type OpenLink = { client: EngineClient; close(): Promise<void>; sessions: (() => BridgeCounts) | null };
 
 const DISCOVERY_TIMEOUT_MS = 20_000;
 
@@ -83,7 +87,7 @@ function isSocketFile(path: string): boolean {
   }
 }
 
-async function viaSocketForward(mux: Mux, paths: InstancePaths, remotePath: string): Promise<{ client: EngineClient; close(): Promise<void> } | null> {
+async function viaSocketForward(mux: Mux, paths: InstancePaths, remotePath: string): Promise<OpenLink | null> {
   // An adopted master may still hold this forward (its predecessor was
   // SIGKILLed): ssh would answer a new one "ok" without listening again, so
   // it is cancelled first. Costs one mux call, only when the file is there.
@@ -103,7 +107,7 @@ async function viaSocketForward(mux: Mux, paths: InstancePaths, remotePath: stri
   };
   try {
     await client.ping();
-    return { client, close };
+    return { client, close, sessions: null };
   } catch (err) {
     // sshd with `AllowStreamLocalForwarding no` accepts the forward but
     // closes every connection made through it: only a request tells.
@@ -113,10 +117,11 @@ async function viaSocketForward(mux: Mux, paths: InstancePaths, remotePath: stri
   }
 }
 
-async function viaDialStdio(mux: Mux, paths: InstancePaths): Promise<{ client: EngineClient; close(): Promise<void> }> {
+async function viaDialStdio(mux: Mux, paths: InstancePaths, maxSessions: number | undefined): Promise<OpenLink> {
   rmSync(paths.dockerSocket, { force: true });
-  const relay = await startDialStdioRelay({ socketPath: paths.dockerSocket, spawnBridge: () => mux.spawn(["docker", "system", "dial-stdio"]) });
-  const client = new EngineClient({ socketPath: paths.dockerSocket, requestTimeoutMs: 15_000 });
+  const relay = await startDialStdioRelay({ socketPath: paths.dockerSocket, spawnBridge: () => mux.spawn(["docker", "system", "dial-stdio"]), maxBridges: maxSessions });
+  // Not kept alive: an idle pooled connection would hold one of the few sessions (see relay.ts).
+  const client = new EngineClient({ socketPath: paths.dockerSocket, requestTimeoutMs: 15_000, keepAlive: false });
   const close = async () => {
     client.close();
     await relay.close();
@@ -131,17 +136,20 @@ async function viaDialStdio(mux: Mux, paths: InstancePaths): Promise<{ client: E
       "check that `docker version` works on the remote host for this user",
     );
   }
-  return { client, close };
+  return { client, close, sessions: () => relay.counts() };
 }
 
-/** Opens the Docker link on a given endpoint, preferring the socket forward. */
-export async function openDockerLink(mux: Mux, paths: InstancePaths, endpoint: string): Promise<DockerLink> {
+/**
+ * Opens the Docker link on a given endpoint, preferring the socket forward.
+ * `maxSessions` bounds the dial-stdio bridges (see docker/relay.ts).
+ */
+export async function openDockerLink(mux: Mux, paths: InstancePaths, endpoint: string, maxSessions?: number): Promise<DockerLink> {
   const ep = parseEndpoint(endpoint);
   let transport: Transport = "socket-forward";
   let link = ep.kind === "unix" ? await viaSocketForward(mux, paths, ep.path) : null;
   if (!link) {
     transport = "dial-stdio";
-    link = await viaDialStdio(mux, paths);
+    link = await viaDialStdio(mux, paths, maxSessions);
   }
   try {
     const v = await link.client.negotiate();

@@ -41,6 +41,7 @@ export class DockerSocketServer {
   private upstream: string | null = null;
   private waiters = new Set<() => void>();
   private readonly clients = new Set<net.Socket>();
+  private acceptedTotal = 0;
   private closed = false;
 
   private constructor(private readonly server: net.Server, readonly path: string, private readonly waitForLinkMs: number) {}
@@ -80,6 +81,11 @@ export class DockerSocketServer {
     return this.clients.size;
   }
 
+  /** Client connections accepted since start. */
+  accepted(): number {
+    return this.acceptedTotal;
+  }
+
   /** Stops listening, ends every client connection and removes the socket file. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -96,6 +102,7 @@ export class DockerSocketServer {
   }
 
   private async carry(client: net.Socket): Promise<void> {
+    this.acceptedTotal++;
     this.clients.add(client);
     client.once("close", () => this.clients.delete(client));
     client.on("error", () => client.destroy());

@@ -46,6 +46,8 @@ export class DockerWatch {
     private readonly publish: () => void,
     /** Told the private socket of each new link, and null when it closes (rdhpf's Docker socket relays there). */
     private readonly onLink: (socketPath: string | null) => void = () => undefined,
+    /** Most dial-stdio sessions at once (docker/relay.ts); undefined: the relay's default. */
+    private readonly maxDockerSessions?: number,
   ) {}
 
   /** The link in use, or null between two. */
@@ -62,7 +64,7 @@ export class DockerWatch {
       try {
         const { endpoint, fromCache } = await endpointToOpen(this.mux, this.knownEndpoint());
         if (signal.aborted) return;
-        this.link = await openDockerLink(this.mux, this.paths, endpoint);
+        this.link = await openDockerLink(this.mux, this.paths, endpoint, this.maxDockerSessions);
         const d = this.link;
         this.onLink(this.paths.dockerSocket);
         this.store.dockerLinked({ serverVersion: d.serverVersion, apiVersion: d.apiVersion, transport: d.transport, endpoint: d.endpoint });

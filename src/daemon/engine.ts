@@ -44,7 +44,7 @@ import { Reconciler, type ReconcilerOptions } from "./reconciler.ts";
 import { type ReconnectCause, reconnectPlan } from "./reconnect_plan.ts";
 import { ROUTE_PROBE_INTERVAL_MS, ROUTE_PROBE_TIMEOUT_MS, RouteWatch } from "./route_watch.ts";
 import { startSessionTimers } from "./session_timers.ts";
-import { StatusStore } from "./status_store.ts";
+import { type DockerSocketCounts, StatusStore } from "./status_store.ts";
 
 const log = getLogger(["rdhpf", "engine"]);
 
@@ -71,6 +71,8 @@ export interface EngineOptions extends ReconcilerOptions {
   dockerSocket?: DockerSocketServer | null;
   /** A live master of a previous run to take over in the first session, with the forwards it holds. */
   adopt?: { masterPid: number; forwards: ActiveForward[] } | null;
+  /** Most dial-stdio bridges (remote SSH sessions) at once; default DEFAULT_MAX_BRIDGES (docker/relay.ts). */
+  maxDockerSessions?: number;
 }
 
 class SessionEnded extends Error {}
@@ -102,7 +104,7 @@ export class Engine {
     this.applier = new ForwardApplier(this.muxBackend(), opts.bindAddresses, findPortOwner);
     const publish = () => this.publish();
     const reconciler = new Reconciler(opts, this.applier, this.store, () => this.reconciles.request(), publish);
-    this.docker = new DockerWatch(this.mux, opts.paths, this.store, (atMs) => this.reconciles.request(atMs), publish, (socketPath) => opts.dockerSocket?.setUpstream(socketPath));
+    this.docker = new DockerWatch(this.mux, opts.paths, this.store, (atMs) => this.reconciles.request(atMs), publish, (socketPath) => opts.dockerSocket?.setUpstream(socketPath), opts.maxDockerSessions);
     this.reconciles = new Coalescer(async (triggers) => {
       const link = this.docker.current;
       if (link && this.master) await reconciler.reconcile(link, triggers);
@@ -119,7 +121,21 @@ export class Engine {
     return this.store.document({
       active: this.applier.active.values(), blocked: this.applier.blocked.values(),
       history: this.applier.history, bindAddresses: this.opts.bindAddresses,
+      dockerSocket: this.dockerSocketCounts(),
     });
+  }
+
+  /** The Docker socket's figures: its clients, and on the dial-stdio path the sessions they share with rdhpf's own requests. */
+  private dockerSocketCounts(): DockerSocketCounts | null {
+    const socket = this.opts.dockerSocket;
+    if (!socket) return null;
+    const link = this.docker.current;
+    const sessions = link?.sessions?.() ?? null;
+    return {
+      path: socket.path, connections: socket.connections(), accepted: socket.accepted(),
+      sessions: sessions?.active ?? null, queued: sessions?.queued ?? 0,
+      limit: link === null ? null : link.transport === "dial-stdio" ? sessions?.limit ?? null : null,
+    };
   }
 
   /** Writes the status document to the state file: its only writer. `quiet`: a failure is not worth a line. */

@@ -1,10 +1,11 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RdhpfError } from "../errors.ts";
 import { fakeDockerDir } from "../docker/_fake_docker_cli.ts";
-import { chooseTarget } from "./instance.ts";
+import { chooseTarget, hostServingSocket } from "./instance.ts";
 
 /** A fake `docker` whose current context points at `host`; it leaves a mark when asked. */
 function dockerWithContext(name: string, host: string) {
@@ -62,6 +63,50 @@ describe("chooseTarget", () => {
       await assert.rejects(chooseTarget(undefined, { PATH: docker.path }), usage(/invalid SSH target/));
     } finally {
       docker.cleanup();
+    }
+  });
+});
+
+describe("chooseTarget with rdhpf's own socket and contexts", () => {
+  const stateDoc = (host: string, socket: string | null) => JSON.stringify({ host, docker: { client_socket: socket } });
+
+  it("takes the ssh host from the description of a current rdhpf context", async () => {
+    const docker = fakeDockerDir(`echo '[{"Name":"rdhpf-box","Metadata":{"Description":"rdhpf: Docker on ssh://docker@build-box:2222 through rdhpf'"'"'s socket"},"Endpoints":{"docker":{"Host":"unix:///run/x/build-box.sock"}}}]'`);
+    try {
+      const t = await chooseTarget(undefined, { PATH: docker.path });
+      assert.deepEqual({ user: t.user, host: t.host, port: t.port }, { user: "docker", host: "build-box", port: 2222 });
+    } finally {
+      docker.cleanup();
+    }
+  });
+
+  it("maps DOCKER_HOST=unix://<an rdhpf socket> back to the host in that instance's state file, without asking docker", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rdhpf-choose-"));
+    const docker = dockerWithContext("default", "unix:///var/run/docker.sock");
+    try {
+      writeFileSync(join(dir, "aaaa.state.json"), stateDoc("other-host", join(dir, "other-host.sock")));
+      writeFileSync(join(dir, "bbbb.state.json"), stateDoc("ssh://me@build-box", join(dir, "build-box.sock")));
+      writeFileSync(join(dir, "cccc.state.json"), "{half written");
+      const env = { PATH: docker.path, RDHPF_STATE_DIR: dir };
+      assert.equal((await chooseTarget(undefined, { ...env, DOCKER_HOST: `unix://${join(dir, "build-box.sock")}` })).host, "build-box");
+      assert.equal(docker.asked(), false);
+      assert.equal(hostServingSocket(dir, join(dir, "nobody.sock")), null);
+      await assert.rejects(chooseTarget(undefined, { ...env, DOCKER_HOST: `unix://${join(dir, "nobody.sock")}` }), usage(/no Docker host given/));
+    } finally {
+      docker.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("maps a current context whose endpoint is an rdhpf socket back to its host", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rdhpf-choose-"));
+    const docker = dockerWithContext("mine", `unix://${join(dir, "box.sock")}`);
+    try {
+      writeFileSync(join(dir, "bbbb.state.json"), stateDoc("box", join(dir, "box.sock")));
+      assert.equal((await chooseTarget(undefined, { PATH: docker.path, RDHPF_STATE_DIR: dir })).host, "box");
+    } finally {
+      docker.cleanup();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

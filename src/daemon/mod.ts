@@ -17,7 +17,7 @@ export { startControlServer } from "./control_server.ts";
 export { endpointToOpen, openDockerLink } from "./docker_link.ts";
 export { DockerSocketServer, WAIT_FOR_LINK_MS } from "./docker_socket.ts";
 export { Engine } from "./engine.ts";
-export { chooseTarget, resolveInstance, type ResolvedInstance, type SshCliOptions } from "./instance.ts";
+export { chooseTarget, hostServingSocket, resolveInstance, type ResolvedInstance, type SshCliOptions } from "./instance.ts";
 export { InstanceLock } from "./lock.ts";
 export { isLoopback, type MetricsListen, startMetricsServer } from "./metrics_server.ts";
 export { currentUid, ensurePrivateDir, privateDirVerdict } from "./state_file.ts";

@@ -24,6 +24,21 @@ export function percentile(samples: number[], p: number): number | null {
 }
 
 /** What the status shows of an open Docker link. */
+/** rdhpf's Docker socket as of now (see the status document's `docker_socket`). */
+export interface DockerSocketCounts {
+  path: string;
+  /** Client connections open (relayed or waiting for a link). */
+  connections: number;
+  /** Client connections accepted since start. */
+  accepted: number;
+  /** dial-stdio: bridges (remote sessions) in use, rdhpf's own included; null otherwise. */
+  sessions: number | null;
+  /** dial-stdio: connections waiting for a free session. */
+  queued: number;
+  /** dial-stdio: most sessions at once; null otherwise. */
+  limit: number | null;
+}
+
 export interface DockerLinkInfo {
   serverVersion: string;
   apiVersion: string;
@@ -162,7 +177,7 @@ export class StatusStore {
   }
 
   /** Renders the document from the store and the applier's tables. */
-  document(forwards: { active: Iterable<ActiveForward>; blocked: Iterable<BlockedForward>; history: EndedForward[]; bindAddresses: string[] }): StatusDocument {
+  document(forwards: { active: Iterable<ActiveForward>; blocked: Iterable<BlockedForward>; history: EndedForward[]; bindAddresses: string[]; dockerSocket?: DockerSocketCounts | null }): StatusDocument {
     const rows: ForwardStatus[] = [];
     for (const f of forwards.active) {
       rows.push({
@@ -197,6 +212,12 @@ export class StatusStore {
         last_event_at: iso(this.docker.lastEventAtMs), event_stream_restarts: this.docker.eventStreamRestarts,
         client_socket: this.clientSocket,
       },
+      docker_socket: forwards.dockerSocket
+        ? {
+          path: forwards.dockerSocket.path, connections: forwards.dockerSocket.connections, connections_total: forwards.dockerSocket.accepted,
+          sessions: forwards.dockerSocket.sessions, queued: forwards.dockerSocket.queued, limit: forwards.dockerSocket.limit,
+        }
+        : null,
       latency_ms: { p50: percentile(this.addLatenciesMs, 50), p99: percentile(this.addLatenciesMs, 99), samples: this.addLatenciesMs.length },
       add_latency: { buckets: this.addLatency.buckets.map((b) => ({ ...b })), sum_s: this.addLatency.sum_s, count: this.addLatency.count },
       log_bytes_written: this.build.logBytesWritten(),

@@ -45,6 +45,12 @@ export interface EngineHttpOptions {
   requestTimeoutMs?: number;
   /** Cap on a plain response body. Default 64 MiB. */
   maxBodyBytes?: number;
+  /**
+   * Keep plain requests' connections open for the next one. Default true.
+   * False closes each after its response: over dial-stdio an idle pooled
+   * connection would hold a remote SSH session that the user's clients need.
+   */
+  keepAlive?: boolean;
 }
 
 /** A zod-like schema: all `parseBody` needs. */
@@ -61,7 +67,8 @@ export class EngineHttp {
   readonly socketPath: string;
   readonly #timeoutMs: number;
   readonly #maxBodyBytes: number;
-  readonly #agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  readonly #agent: http.Agent;
+  readonly #keepAlive: boolean;
   readonly #streams = new Set<http.ClientRequest>();
   #closed = false;
 
@@ -69,6 +76,8 @@ export class EngineHttp {
     this.socketPath = opts.socketPath;
     this.#timeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.#maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.#keepAlive = opts.keepAlive ?? true;
+    this.#agent = new http.Agent({ keepAlive: this.#keepAlive, maxSockets: 8 });
   }
 
   /** Destroys pooled keep-alive sockets and open streams; later requests fail. */
@@ -123,7 +132,7 @@ export class EngineHttp {
   #requestOnce(method: string, path: string): Promise<EngineResponse> {
     const started = performance.now();
     const elapsedMs = () => Math.round((performance.now() - started) * 100) / 100;
-    const { response } = this.#exchange<EngineResponse>(method, path, { agent: this.#agent, accept: "application/json" }, (res, req, done) => {
+    const { response } = this.#exchange<EngineResponse>(method, path, { agent: this.#keepAlive ? this.#agent : false, accept: "application/json", close: !this.#keepAlive }, (res, req, done) => {
       const chunks: Buffer[] = [];
       let bytes = 0;
       res.on("data", (chunk: Buffer) => {
@@ -209,7 +218,7 @@ export class EngineHttp {
   #exchange<T>(
     method: string,
     path: string,
-    opts: { agent: http.Agent | false; accept: string; signal?: AbortSignal },
+    opts: { agent: http.Agent | false; accept: string; signal?: AbortSignal; close?: boolean },
     onResponse: (res: http.IncomingMessage, req: http.ClientRequest, done: (err: EngineApiError | null, value?: T) => void) => void,
   ): { req: http.ClientRequest; response: Promise<T | null> } {
     this.#assertOpen(method, path);
@@ -232,7 +241,7 @@ export class EngineHttp {
       else resolveResponse(value);
     };
     const req = http.request(
-      { socketPath: this.socketPath, path, method, agent: opts.agent, headers: { Host: "docker", Accept: opts.accept } },
+      { socketPath: this.socketPath, path, method, agent: opts.agent, headers: { Host: "docker", Accept: opts.accept, ...(opts.close ? { Connection: "close" } : {}) } },
       (res) => onResponse(res, req, (err, value) => settle(err, value ?? null)),
     );
     onAbort = () => {

@@ -8,9 +8,12 @@ const inspect = (name: string, host: string) => JSON.stringify([{ Name: name, Me
 
 describe("parseContextInspect", () => {
   const cases: Array<[string, string, ReturnType<typeof parseContextInspect>]> = [
-    ["an ssh context", inspect("build", "ssh://docker@build-host"), { name: "build", host: "ssh://docker@build-host" }],
-    ["the default context", inspect("default", "unix:///var/run/docker.sock"), { name: "default", host: "unix:///var/run/docker.sock" }],
-    ["a context without a docker endpoint", JSON.stringify([{ Name: "k8s", Endpoints: {} }]), { name: "k8s", host: "" }],
+    ["an ssh context", inspect("build", "ssh://docker@build-host"), { name: "build", host: "ssh://docker@build-host", description: "" }],
+    ["the default context", inspect("default", "unix:///var/run/docker.sock"), { name: "default", host: "unix:///var/run/docker.sock", description: "" }],
+    ["a context without a docker endpoint", JSON.stringify([{ Name: "k8s", Endpoints: {} }]), { name: "k8s", host: "", description: "" }],
+    ["an rdhpf context's description", JSON.stringify([{ Name: "rdhpf-box", Metadata: { Description: "rdhpf: Docker on box through rdhpf's socket" }, Endpoints: { docker: { Host: "unix:///run/rdhpf/box.sock" } } }]),
+      { name: "rdhpf-box", host: "unix:///run/rdhpf/box.sock", description: "rdhpf: Docker on box through rdhpf's socket" }],
+    ["null metadata", JSON.stringify([{ Name: "old", Metadata: null, Endpoints: {} }]), { name: "old", host: "", description: "" }],
     ["an empty list", "[]", null],
     ["not JSON", "Error: context not found", null],
   ];
@@ -23,8 +26,8 @@ describe("currentDockerContext", () => {
   it("asks the docker CLI on PATH, which honours DOCKER_CONTEXT", async () => {
     const fake = fakeDockerDir(`[ "$1 $2" = "context inspect" ] || exit 9\necho '[{"Name":"'"\${DOCKER_CONTEXT:-default}"'","Endpoints":{"docker":{"Host":"ssh://me@'"\${DOCKER_CONTEXT:-default}"'-host"}}}]'`);
     try {
-      assert.deepEqual(await currentDockerContext({ PATH: fake.path }), { name: "default", host: "ssh://me@default-host" });
-      assert.deepEqual(await currentDockerContext({ PATH: fake.path, DOCKER_CONTEXT: "build" }), { name: "build", host: "ssh://me@build-host" });
+      assert.deepEqual(await currentDockerContext({ PATH: fake.path }), { name: "default", host: "ssh://me@default-host", description: "" });
+      assert.deepEqual(await currentDockerContext({ PATH: fake.path, DOCKER_CONTEXT: "build" }), { name: "build", host: "ssh://me@build-host", description: "" });
     } finally {
       fake.cleanup();
     }

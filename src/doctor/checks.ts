@@ -59,8 +59,26 @@ export interface DoctorFacts {
   runtimeDir: { dir: string; state: "missing" | "ok" | "tighten" } | { dir: string; problem: Problem };
   instance:
     | null
-    | { live: true; pid: number; state: string; lastError: string | null; activeLocalPorts: number[] }
+    | { live: true; pid: number; state: string; lastError: string | null; activeLocalPorts: number[]; clientSocket?: string | null }
     | { live: false; pid: number; unresponsive: boolean; staleAgeS: number | null };
+  /**
+   * rdhpf's Docker socket: where the running instance serves it (and what it
+   * is like), where `rdhpf run` would serve it when none runs, or "off".
+   */
+  dockerSocket:
+    | null
+    | { served: false; path: string | "off" }
+    | {
+      served: true;
+      path: string;
+      /** What lstat found; null when nothing is there. */
+      file: null | { isSocket: boolean; mode: number };
+      /** The directory: "ok" (private to this user) or why not. */
+      dir: "ok" | string;
+      ping: { ok: true; durationMs: number } | { ok: false; error: string };
+    };
+  /** `--max-docker-sessions` of `rdhpf run`: the dial-stdio bridges at once. */
+  maxDockerSessions: number;
   /** `onConflict`: what `rdhpf run` does with a busy port (--on-conflict, else the config file's). */
   ports: null | { wanted: number; busy: BusyPort[]; onConflict: OnConflict };
 }
@@ -81,6 +99,7 @@ export const CHECK_TITLES: Record<CheckId, string> = {
   "socket-paths": "socket path length",
   "runtime-dir": "runtime dir owner and mode",
   "instance": "rdhpf instance for the host",
+  "docker-socket": "rdhpf's Docker socket",
   "local-ports": "local ports of published ports",
   "sshd-keepalive": "sshd keepalive",
 };
@@ -96,8 +115,14 @@ const NEEDS_DOCKER = v("skipped", "needs the remote Docker engine");
 /** Advice shared by the sshd checks whose settings are unknown. */
 const SSHD_UNKNOWN_HINT = "run `sudo sshd -T | grep -Ei 'allowtcpforwarding|maxsessions|clientalive'` on the Docker host (sshd -T needs root there)";
 
-/** Sessions rdhpf may hold at once: the endpoint discovery, and with dial-stdio one per Docker API connection (8 pooled + the event stream). */
-export const SESSIONS_NEEDED = { "socket-forward": 1, "dial-stdio": 10 } as const;
+/**
+ * Sessions rdhpf may hold at once: the endpoint discovery, and with
+ * dial-stdio its bridges (`--max-docker-sessions`, the event stream and the
+ * user's clients included).
+ */
+export function sessionsNeeded(transport: "socket-forward" | "dial-stdio", maxDockerSessions: number): number {
+  return transport === "socket-forward" ? 1 : maxDockerSessions + 1;
+}
 
 /** The recommended keepalive on the Docker host (docs/deployment.md). */
 const KEEPALIVE_HINT = "set `ClientAliveInterval 60` and `ClientAliveCountMax 3` in the Docker host's sshd_config: sshd then drops a dead client's connection, and the ports and sessions it held, after about 3 minutes instead of hours";
@@ -205,8 +230,9 @@ function sshdMaxSessions(f: DoctorFacts): Verdict {
   const max = Number(f.sshd.values.get("maxsessions") ?? "10");
   const streamLocal = f.sshd.values.get("allowstreamlocalforwarding") ?? "yes";
   const transport = f.docker?.ok ? f.docker.transport : /^(no|remote)$/i.test(streamLocal) ? "dial-stdio" : "socket-forward";
-  const needed = SESSIONS_NEEDED[transport];
-  const fix = `set \`MaxSessions ${Math.max(needed, 10)}\` (the default is 10) in the Docker host's sshd_config`;
+  const needed = sessionsNeeded(transport, f.maxDockerSessions);
+  const fix = `set \`MaxSessions ${Math.max(needed, 10)}\` (the default is 10) in the Docker host's sshd_config` +
+    (transport === "dial-stdio" && max > 1 ? `, or run rdhpf with \`--max-docker-sessions ${max - 1}\` (it queues the rest)` : "");
   if (max === 0) return v("fail", "sshd has MaxSessions 0: rdhpf cannot run its remote commands (endpoint discovery, docker system dial-stdio)", fix);
   if (max < needed) return v("warn", `sshd has MaxSessions ${max}; with ${transport} rdhpf may hold up to ${needed} sessions at once, so some Docker requests would wait or fail`, fix);
   return v("ok", `MaxSessions ${max}; rdhpf holds at most ${needed} session(s) at once with ${transport}`);
@@ -277,6 +303,25 @@ function instance(f: DoctorFacts): Verdict {
   return v("ok", `not running; the last instance (PID ${i.pid}) stopped${i.staleAgeS !== null ? ` ${i.staleAgeS} s ago` : ""}`);
 }
 
+function dockerSocket(f: DoctorFacts): Verdict {
+  if ("problem" in f.target) return NEEDS_TARGET;
+  const d = f.dockerSocket;
+  if (d === null) return v("skipped", "not checked");
+  if (!d.served) {
+    return d.path === "off"
+      ? v("ok", "turned off (--no-docker-socket or \"dockerSocket\": false)")
+      : v("ok", `not served now (rdhpf does not run for this host); \`rdhpf run\` serves it at ${d.path}`);
+  }
+  const restart = "restart `rdhpf run` for this host: it recreates the socket (mode 0600) at start";
+  if (d.file === null) return v("fail", `rdhpf runs, but ${d.path} does not exist (removed while it ran?)`, restart);
+  if (!d.file.isSocket) return v("fail", `${d.path} is not a socket`, `move that file away, then ${restart}`);
+  if (d.dir !== "ok") return v("fail", `${d.path}: its directory is not private to you (${d.dir}); whoever can reach the socket controls the remote Docker host`, `chmod 700 the directory, or serve the socket elsewhere with --docker-socket PATH`);
+  const mode = (d.file.mode & 0o777).toString(8).padStart(4, "0");
+  if ((d.file.mode & 0o077) !== 0) return v("fail", `${d.path} has mode ${mode}: others may reach the remote Docker host through it`, `chmod 600 ${d.path} (rdhpf creates it 0600; something changed it)`);
+  if (!d.ping.ok) return v("fail", `${d.path} is served (mode ${mode}, private directory), but GET /_ping through it failed: ${d.ping.error}`, "see `rdhpf status`: the SSH connection or the Docker link may be down or reconnecting");
+  return v("ok", `${d.path}: mode ${mode} in a private directory; GET /_ping answered in ${d.ping.durationMs} ms (DOCKER_HOST=unix://${d.path})`);
+}
+
 function localPorts(f: DoctorFacts): Verdict {
   if (!connected(f) || f.docker === null) return NEEDS_CONNECTION;
   if (!f.docker.ok || f.ports === null) return NEEDS_DOCKER;
@@ -320,6 +365,7 @@ const VERDICTS: Record<CheckId, (f: DoctorFacts) => Verdict> = {
   "socket-paths": socketPaths,
   "runtime-dir": runtimeDir,
   "instance": instance,
+  "docker-socket": dockerSocket,
   "local-ports": localPorts,
   "sshd-keepalive": sshdKeepalive,
 };

@@ -26,9 +26,13 @@ function healthy(): DoctorFacts {
     socketPaths: [{ path: "/run/user/1000/rdhpf/0a1b2c3d4e5f.ssh.sock", bytes: 59, maxBytes: 107 }],
     runtimeDir: { dir: "/run/user/1000/rdhpf", state: "ok" },
     instance: null,
+    maxDockerSessions: 8,
+    dockerSocket: { served: true, path: "/run/user/1000/rdhpf/dockerbox.sock", file: { isSocket: true, mode: 0o140600 }, dir: "ok", ping: { ok: true, durationMs: 3 } },
     ports: { wanted: 2, busy: [], onConflict: "wait" },
   };
 }
+
+const servedSocket = () => healthy().dockerSocket as Extract<DoctorFacts["dockerSocket"], { served: true }>;
 
 function statusOf(f: DoctorFacts, id: CheckId): CheckStatus {
   return buildReport(f).checks.find((c) => c.id === id)!.status;
@@ -80,6 +84,11 @@ const CASES: Array<[string, (f: DoctorFacts) => void, CheckId, CheckStatus]> = [
     f.sshd = sshd({ maxsessions: "3" });
     if (f.docker?.ok) f.docker.transport = "dial-stdio";
   }, "sshd-max-sessions", "warn"],
+  ["MaxSessions 3 with dial-stdio and --max-docker-sessions 2 (rdhpf queues the rest)", (f) => {
+    f.sshd = sshd({ maxsessions: "3" });
+    f.maxDockerSessions = 2;
+    if (f.docker?.ok) f.docker.transport = "dial-stdio";
+  }, "sshd-max-sessions", "ok"],
   ["MaxSessions 3 with the socket forward", (f) => (f.sshd = sshd({ maxsessions: "3" })), "sshd-max-sessions", "ok"],
   ["no ClientAliveInterval", (f) => (f.sshd = sshd({ clientaliveinterval: "0" })), "sshd-keepalive", "warn"],
   ["a socket path too long for the platform", (f) => (f.socketPaths = [{ path: "/very/long", bytes: 120, maxBytes: 103 }]), "socket-paths", "fail"],
@@ -89,6 +98,13 @@ const CASES: Array<[string, (f: DoctorFacts) => void, CheckId, CheckStatus]> = [
   ["a connected instance for the host", (f) => (f.instance = { live: true, pid: 42, state: "connected", lastError: null, activeLocalPorts: [8080] }), "instance", "ok"],
   ["a degraded instance for the host", (f) => (f.instance = { live: true, pid: 42, state: "degraded", lastError: "docker events stream ended", activeLocalPorts: [] }), "instance", "warn"],
   ["an instance that does not answer", (f) => (f.instance = { live: false, pid: 42, unresponsive: true, staleAgeS: 30 }), "instance", "warn"],
+  ["rdhpf's socket not served because rdhpf does not run", (f) => (f.dockerSocket = { served: false, path: "/run/user/1000/rdhpf/dockerbox.sock" }), "docker-socket", "ok"],
+  ["rdhpf's socket turned off", (f) => (f.dockerSocket = { served: false, path: "off" }), "docker-socket", "ok"],
+  ["rdhpf's socket file gone while rdhpf runs", (f) => (f.dockerSocket = { ...servedSocket(), file: null }), "docker-socket", "fail"],
+  ["something else than a socket at its path", (f) => (f.dockerSocket = { ...servedSocket(), file: { isSocket: false, mode: 0o100600 } }), "docker-socket", "fail"],
+  ["rdhpf's socket readable by the group", (f) => (f.dockerSocket = { ...servedSocket(), file: { isSocket: true, mode: 0o140660 } }), "docker-socket", "fail"],
+  ["rdhpf's socket in a directory others can enter", (f) => (f.dockerSocket = { ...servedSocket(), dir: "mode 755" }), "docker-socket", "fail"],
+  ["rdhpf's socket not answering GET /_ping", (f) => (f.dockerSocket = { ...servedSocket(), ping: { ok: false, error: "no answer within 10 s" } }), "docker-socket", "fail"],
   ["a busy local port", (f) => (f.ports = { wanted: 2, busy: [{ localPort: 5432, remotePort: 5432, containerName: "db", owner: "pid 812 (postgres)" }], onConflict: "wait" }), "local-ports", "fail"],
   ["a busy local port with on-conflict next-free", (f) => (f.ports = { wanted: 2, busy: [{ localPort: 5432, remotePort: 5432, containerName: "db", owner: null }], onConflict: "next-free" }), "local-ports", "warn"],
 ];
@@ -98,7 +114,7 @@ describe("buildReport", () => {
     const r = buildReport(healthy());
     assert.deepEqual(r.checks.filter((c) => c.status !== "ok"), []);
     assert.equal(r.ok, true);
-    assert.deepEqual(r.summary, { ok: 16, warn: 0, fail: 0, unknown: 0, skipped: 0 });
+    assert.deepEqual(r.summary, { ok: 17, warn: 0, fail: 0, unknown: 0, skipped: 0 });
     assert.equal(r.checks[0]!.id, "ssh-client");
     assert.equal(r.checks.at(-1)!.id, "sshd-keepalive");
     DoctorReportSchema.parse(r);
@@ -123,6 +139,15 @@ describe("buildReport", () => {
     const c = buildReport(f).checks.find((x) => x.id === "local-ports")!;
     assert.equal(c.detail, "local port 5432 (container db, remote port 5432) is in use by pid 812 (postgres)");
     assert.match(c.hint!, /lsof -nP -i :5432.*--map 5432:LOCAL.*--exclude-ports 5432/);
+  });
+
+  it("suggests a --max-docker-sessions below sshd's MaxSessions on the dial-stdio path", () => {
+    const f = healthy();
+    f.sshd = sshd({ maxsessions: "4" });
+    if (f.docker?.ok) f.docker.transport = "dial-stdio";
+    const c = buildReport(f).checks.find((x) => x.id === "sshd-max-sessions")!;
+    assert.match(c.detail, /MaxSessions 4; with dial-stdio rdhpf may hold up to 9 sessions/);
+    assert.match(c.hint!, /--max-docker-sessions 3/);
   });
 
   it("says when the user's host key policy would add keys silently", () => {

@@ -23,6 +23,7 @@ export const CheckIdSchema = z.enum([
   "socket-paths",
   "runtime-dir",
   "instance",
+  "docker-socket",
   "local-ports",
   "sshd-keepalive",
 ]);

@@ -12,12 +12,12 @@
  * @module
  */
 import { connects } from "../connects.ts";
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, lstatSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { currentUid, endpointToOpen, openDockerLink, privateDirVerdict, type ResolvedInstance, resolveInstance, type SshCliOptions } from "../daemon/mod.ts";
-import { instancePaths, type InstancePaths, runtimeDir } from "../paths.ts";
-import { type ObservedContainer, parseEndpoint } from "../docker/mod.ts";
+import { dockerClientSocketPath, instancePaths, type InstancePaths, runtimeDir } from "../paths.ts";
+import { DEFAULT_MAX_BRIDGES, EngineClient, type ObservedContainer, parseEndpoint } from "../docker/mod.ts";
 import { RdhpfError } from "../errors.ts";
 import { desiredForwards, listenAddresses, localPortProbe, type OnConflict, type PortRules } from "../forward/mod.ts";
 import { defaultTargetFromEnv, lintSshConfig, Mux, readUserSshConfig, runSsh, SshConnectError, type SshContext, sshGValues, SshMaster } from "../ssh/mod.ts";
@@ -43,6 +43,10 @@ export interface DoctorOptions {
   onConflict: OnConflict;
   /** --max-forwards, so that the ports checked are the ones `rdhpf run` would take. */
   maxForwards?: number;
+  /** Where `rdhpf run` would serve its Docker socket: a path, "default", or false (--no-docker-socket). */
+  dockerSocket?: string | false;
+  /** `--max-docker-sessions` of `rdhpf run`. */
+  maxDockerSessions?: number;
   env: Record<string, string | undefined>;
   rdhpfVersion: string;
   /** Whether this machine can listen on ::1 (the same test `rdhpf run` makes). */
@@ -50,7 +54,7 @@ export interface DoctorOptions {
 }
 
 /** Bounds of the probes (ms). The master's own bound (ConnectTimeout 10 s) lies inside `connect`. */
-const TIMEOUTS = { sshVersion: 5000, sshG: 5000, connect: 15_000, docker: 45_000, sshdSettings: 10_000, agent: 1000, instance: 500 };
+const TIMEOUTS = { sshVersion: 5000, sshG: 5000, connect: 15_000, docker: 45_000, sshdSettings: 10_000, agent: 1000, instance: 500, socketPing: 10_000 };
 
 function problemOf(err: unknown): Problem {
   if (err instanceof RdhpfError) return { message: err.message, hint: err.hint };
@@ -131,7 +135,7 @@ async function instanceFacts(paths: InstancePaths): Promise<DoctorFacts["instanc
     if (view === null) return null;
     if (view.live) {
       const active = view.doc.forwards.filter((f) => f.state === "active").map((f) => f.local_port);
-      return { live: true, pid: view.doc.pid, state: view.doc.state, lastError: view.doc.last_error, activeLocalPorts: active };
+      return { live: true, pid: view.doc.pid, state: view.doc.state, lastError: view.doc.last_error, activeLocalPorts: active, clientSocket: view.doc.docker.client_socket };
     }
     // A stopped instance that left its state file is as good as none.
     return view.unresponsive ? { live: false, pid: view.doc.pid, unresponsive: true, staleAgeS: view.staleAgeS } : { live: false, pid: view.doc.pid, unresponsive: false, staleAgeS: view.staleAgeS };
@@ -161,6 +165,42 @@ function onInterrupt(cleanup: () => void): () => void {
 /** A directory with a short path for the doctor's own sockets (macOS $TMPDIR is too long for them). */
 function privateProbeDir(): string {
   return mkdtempSync(join(existsSync("/tmp") ? "/tmp" : tmpdir(), "rdhpf-doctor-"));
+}
+
+/**
+ * rdhpf's Docker socket as a client finds it: the file, its directory, and a
+ * `GET /_ping` through it (through the running rdhpf's link to the remote).
+ */
+async function dockerSocketFacts(running: DoctorFacts["instance"], wouldServe: string | false): Promise<DoctorFacts["dockerSocket"]> {
+  if (!running?.live) return { served: false, path: wouldServe === false ? "off" : wouldServe };
+  const path = running.clientSocket ?? null;
+  if (path === null) return { served: false, path: "off" };
+  let file: { isSocket: boolean; mode: number } | null = null;
+  try {
+    const st = lstatSync(path);
+    file = { isSocket: st.isSocket(), mode: st.mode };
+  } catch {
+    // nothing there
+  }
+  let dir: string;
+  try {
+    const st = statSync(dirname(path));
+    const verdict = privateDirVerdict(dirname(path), st, currentUid());
+    dir = verdict === "ok" ? "ok" : verdict === "tighten" ? `mode ${(st.mode & 0o777).toString(8)}` : verdict.message;
+  } catch (err) {
+    dir = (err as Error).message;
+  }
+  if (file === null || !file.isSocket) return { served: true, path, file, dir, ping: { ok: false, error: "not a socket" } };
+  const client = new EngineClient({ socketPath: path, requestTimeoutMs: TIMEOUTS.socketPing });
+  const started = performance.now();
+  try {
+    await client.ping();
+    return { served: true, path, file, dir, ping: { ok: true, durationMs: Math.round(performance.now() - started) } };
+  } catch (err) {
+    return { served: true, path, file, dir, ping: { ok: false, error: displaySafe((err as Error).message, 300) } };
+  } finally {
+    client.close();
+  }
 }
 
 interface RemoteFacts {
@@ -272,6 +312,8 @@ async function checkEverything(opts: DoctorOptions, cleanups: Array<() => void>)
     socketPaths: [],
     runtimeDir: runtimeDirFacts(runtimeDir(env)),
     instance: null,
+    dockerSocket: null,
+    maxDockerSessions: opts.maxDockerSessions ?? DEFAULT_MAX_BRIDGES,
     ports: null,
   };
 
@@ -292,6 +334,8 @@ async function checkEverything(opts: DoctorOptions, cleanups: Array<() => void>)
   const [agent, running] = await Promise.all([probeAgent(g, env), instanceFacts(instance.paths)]);
   facts.agent = agent;
   facts.instance = running;
+  const setting = opts.dockerSocket ?? "default";
+  facts.dockerSocket = await dockerSocketFacts(running, setting === "default" ? dockerClientSocketPath(instance.paths.dir, instance.target) : setting);
 
   // Options first: ssh keeps the first value it sees, so these beat the user's -o and config.
   const strict = facts.strictHostKeyChecking === null || /^(yes|true|ask)$/i.test(facts.strictHostKeyChecking) ? [] : ["StrictHostKeyChecking=yes"];

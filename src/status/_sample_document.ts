@@ -63,6 +63,7 @@ export function sampleDocument(): StatusDocument {
       last_event_at: ago(3),
       event_stream_restarts: 0,
     },
+    docker_socket: { path: "/run/user/1000/rdhpf/build-host.example.sock", connections: 2, connections_total: 1412, sessions: null, queued: 0, limit: null },
     latency_ms: { p50: 42, p99: 181.5, samples: 100 },
     add_latency: {
       buckets: [[0.005, 0], [0.01, 3], [0.025, 25], [0.05, 92], [0.1, 134], [0.25, 157], [0.5, 159], [1, 160], [2.5, 160], [5, 160], [10, 160]]

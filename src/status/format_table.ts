@@ -188,6 +188,11 @@ function headerLines(view: InstanceView, now: Date, width: number): string[] {
   const via = d.transport ? ` via ${d.transport}${d.endpoint ? ` to ${d.endpoint}` : ""}` : "";
   lines.push(labelled("docker", `${d.connected ? "connected" : "not connected"}, ${engine}${via}`, width));
   if (d.client_socket) lines.push(labelled("socket", `DOCKER_HOST=unix://${d.client_socket} for docker, compose, Testcontainers`, width));
+  const ds = doc.docker_socket;
+  if (ds) {
+    const sessions = ds.limit === null ? "" : `; dial-stdio sessions ${ds.sessions ?? 0} of ${ds.limit}, ${ds.queued} queued`;
+    lines.push(labelled("clients", `${ds.connections} open, ${ds.connections_total} since start${sessions}`, width));
+  }
   const lastEvent = ageText(d.last_event_at, now);
   lines.push(labelled(
     "events",

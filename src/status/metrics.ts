@@ -145,6 +145,18 @@ const FAMILIES: FamilyDef[] = [
     },
   },
   {
+    name: "rdhpf_docker_socket_connections", type: "gauge", help: "Client connections open on rdhpf's Docker socket (relayed, or waiting for a link or a dial-stdio session).",
+    samples: (doc, host) => (doc.docker_socket === null ? [] : gauge(host, doc.docker_socket.connections)),
+  },
+  {
+    name: "rdhpf_docker_socket_connections_accepted", type: "counter", help: "Client connections rdhpf's Docker socket accepted since start (each an Engine API connection relayed to the remote host).",
+    samples: (doc, host) => (doc.docker_socket === null ? [] : counter(doc, host, doc.docker_socket.connections_total)),
+  },
+  {
+    name: "rdhpf_docker_socket_queued", type: "gauge", help: "Connections waiting for a free dial-stdio session (0 with a socket forward).",
+    samples: (doc, host) => (doc.docker_socket === null ? [] : gauge(host, doc.docker_socket.queued)),
+  },
+  {
     name: "rdhpf_containers", type: "gauge", help: "Running containers on the remote host, as of rdhpf's last list (0 while not connected).",
     samples: (doc, host) => gauge(host, doc.containers.length),
   },

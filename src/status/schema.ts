@@ -94,6 +94,18 @@ export const StatusDocumentSchema = z.object({
     /** The local Docker socket rdhpf serves for the user's tools; null when turned off. Came after 0.1.0. */
     client_socket: z.string().nullable().default(null),
   }),
+  /**
+   * rdhpf's Docker socket for the user's tools, as of now; null when turned
+   * off (and in state files of daemons before it existed).
+   */
+  docker_socket: z.object({
+    path: z.string(),
+    connections: z.number().int(),
+    connections_total: z.number().int(),
+    sessions: z.number().int().nullable(),
+    queued: z.number().int(),
+    limit: z.number().int().nullable(),
+  }).nullable().default(null),
   latency_ms: z.object({ p50: z.number().nullable(), p99: z.number().nullable(), samples: z.number().int() }),
   /** Defaults as for the totals below: older daemons kept no histogram. */
   add_latency: LatencyHistogramSchema.default(emptyLatencyHistogram),

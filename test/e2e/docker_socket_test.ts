@@ -254,4 +254,67 @@ describe("rdhpf's Docker socket when sshd refuses stream-local forwarding (dial-
     assert.equal(cat.code, 0, cat.stderr);
     assert.equal(cat.stdout, input.toString("latin1"));
   });
+
+  it("shows the default session limit of 8 in status", async () => {
+    const ds = (await daemon.status()).docker_socket;
+    assert.equal(ds?.limit, 8);
+    assert.ok(ds !== null && ds.sessions !== null && ds.sessions >= 1, `sessions ${ds?.sessions}: the event stream holds one`);
+  });
+});
+
+describe("rdhpf's Docker socket over dial-stdio when sshd allows 2 sessions", { skip }, () => {
+  let tb: Testbed;
+  let daemon: Daemon;
+  let configDir: string;
+
+  before(async () => {
+    requireBinary();
+    // Each dial-stdio bridge is one SSH session, and rdhpf's event stream holds one of the two.
+    tb = await startTestbed({ sshdExtraConfig: ["AllowStreamLocalForwarding no", "MaxSessions 2"] });
+    configDir = mkdtempSync(join(tmpdir(), "rdhpf-docker-config-"));
+    daemon = new Daemon(tb, ["--max-docker-sessions", "2"]);
+    await daemon.waitForLog(/docker events stream started/, 30_000);
+  });
+
+  after(async () => {
+    await daemon?.stop();
+    daemon?.cleanup();
+    await tb?.stop();
+    if (configDir) rmSync(configDir, { recursive: true, force: true });
+  });
+
+  it("runs 20 concurrent docker commands within 2 sessions by queueing, and shows the queue in status", async () => {
+    const st0 = await daemon.status();
+    assert.equal(st0.docker.transport, "dial-stdio");
+    assert.deepEqual({ limit: st0.docker_socket?.limit, path: st0.docker_socket?.path }, { limit: 2, path: st0.docker.client_socket });
+    const host = `unix://${st0.docker.client_socket}`;
+    const refusals = () => tb.sshdLog().split("\n").filter((l) => /no more sessions/.test(l)).length;
+    const refused0 = refusals();
+    let maxQueued = 0;
+    let maxSessions = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const ds = (await daemon.status()).docker_socket;
+        maxQueued = Math.max(maxQueued, ds?.queued ?? 0);
+        maxSessions = Math.max(maxSessions, ds?.sessions ?? 0);
+      }
+    })();
+    const started = Date.now();
+    const runs = await Promise.all(Array.from({ length: 20 }, () => docker(host, configDir, ["ps", "-a", "--format", "{{.ID}}"])));
+    const ms = Date.now() - started;
+    sampling = false;
+    await sampler;
+    const failed = runs.filter((r) => r.code !== 0);
+    const st1 = await daemon.status();
+    console.log(
+      `20 concurrent docker ps over dial-stdio within 2 sessions: ${ms} ms (slowest ${Math.max(...runs.map((r) => r.ms))} ms), ${failed.length} failed; ` +
+        `status saw up to ${maxQueued} queued, ${maxSessions} sessions; sshd refused ${refusals() - refused0} sessions (retried); ` +
+        `${(st1.docker_socket?.connections_total ?? 0) - (st0.docker_socket?.connections_total ?? 0)} connections accepted`,
+    );
+    assert.equal(failed.length, 0, failed[0]?.stderr);
+    assert.ok(maxSessions <= 2, `status showed ${maxSessions} sessions`);
+    assert.ok(maxQueued > 0, "20 commands over 2 sessions never showed a queue");
+    assert.ok((st1.docker_socket?.connections_total ?? 0) - (st0.docker_socket?.connections_total ?? 0) >= 20);
+  });
 });

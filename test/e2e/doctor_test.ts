@@ -6,7 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -71,7 +71,8 @@ describe("rdhpf doctor (compiled binary, real sshd + dockerd)", { skip }, () => 
     assert.deepEqual(notOk, [], stderr);
     assert.equal(code, 0);
     assert.equal(report!.ok, true);
-    assert.equal(report!.checks.length, 16);
+    assert.equal(report!.checks.length, 17);
+    assert.match(check(report!, "docker-socket").detail, /not served now \(rdhpf does not run for this host\); `rdhpf run` serves it at .*\.sock/);
     assert.deepEqual(report!.resolved, { user: "root", hostname: tb.remoteAddress, port: tb.sshPort });
     assert.match(check(report!, "docker").detail, /Engine API 1\.\d+/);
     assert.match(check(report!, "sshd-keepalive").detail, /ClientAliveInterval 60/);
@@ -84,7 +85,7 @@ describe("rdhpf doctor (compiled binary, real sshd + dockerd)", { skip }, () => 
   it("prints ✓ per check in text form, with the resolved target", async () => {
     const { code, stdout } = await doctor("text");
     assert.equal(code, 0, stdout);
-    assert.equal(stdout.split("\n").filter((l) => l.startsWith("✓ ")).length, 16, stdout);
+    assert.equal(stdout.split("\n").filter((l) => l.startsWith("✓ ")).length, 17, stdout);
     assert.match(stdout, new RegExp(`root@${tb.remoteAddress.replace(/\./g, "\\.")}, port ${tb.sshPort}`));
   });
 
@@ -139,7 +140,17 @@ describe("rdhpf doctor (compiled binary, real sshd + dockerd)", { skip }, () => 
       assert.equal(inst.status, "ok");
       assert.match(inst.detail, new RegExp(`rdhpf runs for this host \\(PID ${daemon.pid}, connected, 1 forward\\(s\\) active\\)`));
       assert.equal(check(report!, "local-ports").status, "ok");
+      const socketPath = (await daemon.status()).docker.client_socket!;
+      const sock = check(report!, "docker-socket");
+      assert.equal(sock.status, "ok", sock.detail);
+      assert.match(sock.detail, new RegExp(`^${socketPath.replace(/[.]/g, "\\.")}: mode 0600 in a private directory; GET /_ping answered in \\d+ ms`));
       assert.equal(code, 0, JSON.stringify(report!.checks.filter((c) => c.status !== "ok")));
+
+      // A socket others may reach is a failure, with the fix.
+      chmodSync(socketPath, 0o660);
+      const loose = check((await doctor()).report!, "docker-socket");
+      assert.equal(loose.status, "fail");
+      assert.match(`${loose.detail} / ${loose.hint}`, /mode 0660: others may reach the remote Docker host[\s\S]*chmod 600/);
     } finally {
       await daemon.stop();
     }
