@@ -44,6 +44,8 @@ export const ConfigFileSchema = z.strictObject({
   metricsListen: portRule(parseMetricsListen).optional(),
   /** Where `rdhpf run` serves its Docker socket, or false for none (see --docker-socket). */
   dockerSocket: z.union([z.string().min(1), z.literal(false)]).optional(),
+  /** false: answer start calls on the Docker socket at once (see --no-start-hold). */
+  startHold: z.boolean().optional(),
 });
 export type ConfigFile = z.infer<typeof ConfigFileSchema>;
 

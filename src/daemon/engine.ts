@@ -38,6 +38,7 @@ import { Reconciler, type ReconcilerOptions } from "./reconciler.ts";
 import { type ReconnectCause, reconnectPlan } from "./reconnect_plan.ts";
 import { ROUTE_PROBE_INTERVAL_MS, ROUTE_PROBE_TIMEOUT_MS, RouteWatch } from "./route_watch.ts";
 import { startSessionTimers } from "./session_timers.ts";
+import { forwardsSettled, type HoldOutcome, runStartHold } from "./start_hold.ts";
 import { StatusStore } from "./status_store.ts";
 
 const log = getLogger(["rdhpf", "engine"]);
@@ -63,6 +64,22 @@ export interface EngineOptions extends ReconcilerOptions {
   routeProbe?: { host: string; port: number } | null;
   /** rdhpf's Docker socket for the user's tools (docker_socket.ts), served across reconnects; null when turned off. */
   dockerSocket?: DockerSocketServer | null;
+  /** Hold start responses on that socket until the container's forwards are ready (start_hold.ts); default true. */
+  startHold?: boolean;
+}
+
+/** Pause between two reconciles of one start hold whose container did not settle. */
+const START_HOLD_RETRY_MS = 50;
+
+/** `work`'s value, or "late" when `deadline` (epoch ms) comes first. */
+async function beforeDeadline<T>(work: Promise<T>, deadline: number): Promise<T | "late"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), Math.max(0, deadline - Date.now()))));
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 class SessionEnded extends Error {}
@@ -74,6 +91,7 @@ export class Engine {
   private readonly applier: ForwardApplier;
   private readonly reconciles: Coalescer<number>;
   private readonly docker: DockerWatch;
+  private readonly reconciler: Reconciler;
   private master: SshMaster | null = null;
   private readonly mux: Mux;
   private everConnected = false;
@@ -90,6 +108,7 @@ export class Engine {
     this.applier = new ForwardApplier(this.muxBackend(), opts.bindAddresses, findPortOwner);
     const publish = () => this.publish();
     const reconciler = new Reconciler(opts, this.applier, this.store, () => this.reconciles.request(), publish);
+    this.reconciler = reconciler;
     this.docker = new DockerWatch(this.mux, opts.paths, this.store, (atMs) => this.reconciles.request(atMs), publish, (socketPath) => opts.dockerSocket?.setUpstream(socketPath));
     this.reconciles = new Coalescer(async (triggers) => {
       const link = this.docker.current;
@@ -99,6 +118,34 @@ export class Engine {
     });
     this.resyncIntervalMs = opts.resyncIntervalMs ?? 30_000;
     this.healthIntervalMs = opts.healthIntervalMs ?? 15_000;
+    const startHold = opts.startHold ?? true;
+    this.store.startHoldEnabled(Boolean(opts.dockerSocket) && startHold);
+    if (startHold) opts.dockerSocket?.setStartHold((ref) => runStartHold(ref, (r, ms) => this.awaitContainerForwards(r, ms), this.store));
+  }
+
+  /**
+   * Reconciles now for the container `ref` (name, short or full id) and
+   * waits until its published TCP forwards are active or settled otherwise,
+   * at most `deadlineMs`. Used by the start hold; never rejects.
+   */
+  async awaitContainerForwards(ref: string, deadlineMs: number): Promise<HoldOutcome> {
+    const deadline = Date.now() + deadlineMs;
+    const link = this.docker.current;
+    if (!link || !this.master) return { outcome: "error", reason: "no Docker link (the SSH connection is being re-established)" };
+    try {
+      const inspected = await beforeDeadline(link.client.inspectContainer(ref), deadline);
+      if (inspected === "late") return { outcome: "timeout", reason: `inspecting the container took over ${deadlineMs} ms` };
+      if (!inspected || !inspected.ports.some((p) => p.protocol === "tcp")) return { outcome: "nothing-to-wait-for" };
+      while (Date.now() < deadline) {
+        if ((await beforeDeadline(this.reconciles.requestAndWait(Date.now()), deadline)) === "late") break;
+        if (forwardsSettled(inspected.id, this.reconciler.lastDesired, this.applier.active, this.applier.blocked)) return { outcome: "ready", containerId: inspected.id };
+        // Not listed yet, or the reconcile failed: try again shortly, within the deadline.
+        await sleep(Math.max(0, Math.min(START_HOLD_RETRY_MS, deadline - Date.now())));
+      }
+      return { outcome: "timeout", reason: `forwards not ready within ${deadlineMs} ms` };
+    } catch (err) {
+      return { outcome: "error", reason: (err as Error).message };
+    }
   }
 
   /** The status document as of now. */

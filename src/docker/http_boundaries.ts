@@ -94,7 +94,7 @@ export class HttpBoundaries {
     while (i < chunk.length && this.#passthrough === null) {
       if (d.body.kind !== "none") {
         i = skipBody(d, chunk, i, (why) => this.#stop(events, i, why));
-        if (d.body.kind === "none" && this.#upgradeAsked) this.#stop(events, i, "request asked for an upgrade");
+        if (bodyDone(d) && this.#upgradeAsked) this.#stop(events, i, "request asked for an upgrade");
         continue;
       }
       if (this.#upgradeAsked) {
@@ -133,7 +133,7 @@ export class HttpBoundaries {
     while (i < chunk.length && this.#passthrough === null) {
       if (d.body.kind !== "none") {
         i = skipBody(d, chunk, i, (why) => this.#stop(events, i, why));
-        if (d.body.kind === "none" && this.#passthrough === null) {
+        if (bodyDone(d) && this.#passthrough === null) {
           this.#requests.shift();
           events.push({ kind: "response-end", at: i });
           d.headStart = i;
@@ -180,6 +180,9 @@ export class HttpBoundaries {
     events.push({ kind: "passthrough", at, reason });
   }
 }
+
+/** Read apart so that the narrowing of `d.body` before `skipBody` does not outlive that call. */
+const bodyDone = (d: Direction): boolean => d.body.kind === "none";
 
 /** Appends head bytes from `chunk[i..]`; returns the offset after the blank line, or -1 if the head goes on. */
 function readHead(d: Direction, chunk: Uint8Array, i: number): number {

@@ -11,6 +11,7 @@ export { EngineClient } from "./client.ts";
 export { ENDPOINT_DISCOVERY_COMMAND, parseEndpoint, readDiscovery, type DiscoveryOutcome } from "./endpoint.ts";
 export { chooseEndpoint } from "./endpoint_choice.ts";
 export { isContainerLifecycleEvent } from "./events.ts";
+export { type BoundaryEvent, HttpBoundaries, type RequestHead } from "./http_boundaries.ts";
 export { currentDockerContext, type DockerContext } from "./local_context.ts";
 export { startDialStdioRelay } from "./relay.ts";
 export { type ObservedContainer, type PublishedPort } from "./types.ts";
