@@ -1,0 +1,164 @@
+/**
+ * The start hold, end to end: through rdhpf's Docker socket, `docker run -d
+ * -p P:80 … && connect to 127.0.0.1:P` finds the port at the FIRST try, and
+ * `docker start`/`docker restart` likewise. The same loop with
+ * `--no-start-hold` (the event path alone) is measured for comparison, not
+ * asserted. Prints the time the hold adds to `docker run -d` and the time
+ * of `docker ps` and of a raw `GET /containers/json` with and without it.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import http from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startTestbed, type Testbed, testbedSkipReason } from "../testbed/mod.ts";
+import { cleanEnv, Daemon, freePort, httpGet, requireBinary } from "./_harness.ts";
+
+const skip = testbedSkipReason("start hold tests");
+const RUNS = 30;
+
+interface DockerRun { code: number | null; stdout: string; stderr: string; ms: number }
+
+function docker(socketPath: string, configDir: string, args: string[]): Promise<DockerRun> {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const child = spawn("docker", args, { env: { ...cleanEnv(), DOCKER_HOST: `unix://${socketPath}`, DOCKER_CONFIG: configDir }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c));
+    child.stderr.on("data", (c: Buffer) => (stderr += c));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: performance.now() - started });
+    });
+  });
+}
+
+/** One raw `GET /v1.41/containers/json` on a new connection to the socket; its time in ms. */
+function rawList(socketPath: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const req = http.request({ socketPath, path: "/v1.41/containers/json", agent: false }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(performance.now() - started));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+function percentile(samples: number[], p: number): number {
+  const s = [...samples].sort((a, b) => a - b);
+  return Math.round(s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]! * 10) / 10;
+}
+
+/** `docker run -d -p P:80` then ONE connection attempt to 127.0.0.1:P, RUNS times; the containers are removed after. */
+async function runThenConnectOnce(socketPath: string, configDir: string, image: string, prefix: string): Promise<{ firstTry: number; runMs: number[] }> {
+  let firstTry = 0;
+  const runMs: number[] = [];
+  const names: string[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const port = await freePort();
+    const name = `${prefix}-${i}`;
+    names.push(name);
+    const r = await docker(socketPath, configDir, ["run", "-d", "--name", name, "-p", `${port}:80`, image]);
+    assert.equal(r.code, 0, r.stderr);
+    if ((await httpGet(port)) !== null) firstTry++;
+    runMs.push(r.ms);
+  }
+  const rm = await docker(socketPath, configDir, ["rm", "-f", ...names]);
+  assert.equal(rm.code, 0, rm.stderr);
+  return { firstTry, runMs };
+}
+
+async function listTimes(socketPath: string, configDir: string): Promise<{ psMs: number[]; rawMs: number[] }> {
+  const psMs: number[] = [];
+  const rawMs: number[] = [];
+  for (let i = 0; i < 20; i++) psMs.push((await docker(socketPath, configDir, ["ps"])).ms);
+  for (let i = 0; i < 200; i++) rawMs.push(await rawList(socketPath));
+  return { psMs, rawMs };
+}
+
+describe("the start hold on rdhpf's Docker socket (compiled binary, real sshd + dockerd, real docker CLI)", { skip }, () => {
+  let tb: Testbed;
+  let configDir: string;
+  let daemon: Daemon | null = null;
+  const measured: Record<string, { runMs: number[]; psMs: number[]; rawMs: number[]; firstTry: number }> = {};
+
+  before(async () => {
+    requireBinary();
+    tb = await startTestbed();
+    configDir = mkdtempSync(join(tmpdir(), "rdhpf-docker-config-"));
+  });
+
+  after(async () => {
+    await daemon?.stop();
+    daemon?.cleanup();
+    await tb?.stop();
+    if (configDir) rmSync(configDir, { recursive: true, force: true });
+  });
+
+  async function startDaemon(args: string[]): Promise<string> {
+    daemon = new Daemon(tb, args);
+    await daemon.waitForLog(/docker events stream started/, 30_000);
+    return (await daemon.status()).docker.client_socket!;
+  }
+
+  it(`answers on 127.0.0.1:P at the first try after docker run -d -p P:80, ${RUNS} of ${RUNS}`, async () => {
+    const socketPath = await startDaemon([]);
+    const { firstTry, runMs } = await runThenConnectOnce(socketPath, configDir, tb.image, "hold");
+    measured.on = { runMs, firstTry, ...(await listTimes(socketPath, configDir)) };
+    console.log(`start hold on: ${firstTry} of ${RUNS} answered at the first try; docker run -d p50 ${percentile(runMs, 50)} ms, p99 ${percentile(runMs, 99)} ms`);
+    assert.equal(firstTry, RUNS);
+  });
+
+  it("holds docker start and docker restart too", async () => {
+    const socketPath = (await daemon!.status()).docker.client_socket!;
+    const port = await freePort();
+    const created = await docker(socketPath, configDir, ["create", "--name", "hold-start", "-p", `${port}:80`, tb.image]);
+    assert.equal(created.code, 0, created.stderr);
+    try {
+      for (const step of [["start"], ["stop", "-t", "0"], ["start"], ["restart", "-t", "0"]]) {
+        const r = await docker(socketPath, configDir, [...step, "hold-start"]);
+        assert.equal(r.code, 0, r.stderr);
+        if (step[0] !== "stop") assert.notEqual(await httpGet(port), null, `port ${port} not answering at the first try after docker ${step[0]}`);
+      }
+    } finally {
+      await docker(socketPath, configDir, ["rm", "-f", "hold-start"]);
+    }
+  });
+
+  it("counts the holds and the time they added in rdhpf status", async () => {
+    const h = (await daemon!.status()).start_hold;
+    console.log(`status start_hold: ${JSON.stringify(h)}`);
+    assert.equal(h.enabled, true);
+    assert.ok(h.holds >= RUNS + 3, `${h.holds} holds`);
+    assert.equal(h.ready + h.nothing_to_wait_for + h.timeouts + h.errors, h.holds);
+    assert.ok(h.ready >= RUNS, `${h.ready} ready`);
+    assert.notEqual(h.added_ms.p50, null);
+    assert.equal(await daemon!.stop(), 0);
+    daemon!.cleanup();
+    daemon = null;
+  });
+
+  it("without it (--no-start-hold): the same loop, measured for comparison", async () => {
+    const socketPath = await startDaemon(["--no-start-hold"]);
+    const { firstTry, runMs } = await runThenConnectOnce(socketPath, configDir, tb.image, "nohold");
+    measured.off = { runMs, firstTry, ...(await listTimes(socketPath, configDir)) };
+    console.log(`start hold off: ${firstTry} of ${RUNS} answered at the first try (${RUNS - firstTry} failed); docker run -d p50 ${percentile(runMs, 50)} ms, p99 ${percentile(runMs, 99)} ms`);
+    const h = (await daemon!.status()).start_hold;
+    assert.equal(h.enabled, false);
+    assert.equal(h.holds, 0);
+  });
+
+  it("prints what the hold costs: docker run -d, docker ps and a raw container list, on and off", () => {
+    const { on, off } = measured;
+    assert.ok(on && off, "both loops ran");
+    for (const [what, key] of [["docker run -d", "runMs"], ["docker ps", "psMs"], ["GET /containers/json (new connection)", "rawMs"]] as const) {
+      console.log(`${what}: hold on p50 ${percentile(on[key], 50)} ms, p99 ${percentile(on[key], 99)} ms; off p50 ${percentile(off[key], 50)} ms, p99 ${percentile(off[key], 99)} ms; p50 difference ${Math.round((percentile(on[key], 50) - percentile(off[key], 50)) * 10) / 10} ms`);
+    }
+  });
+});
