@@ -161,7 +161,7 @@ export class StatusStore {
     else if (outcome === "nothing-to-wait-for") this.startHold.nothing_to_wait_for++;
     else if (outcome === "timeout") this.startHold.timeouts++;
     else this.startHold.errors++;
-    this.startHoldAddedMs.push(addedMs);
+    this.startHoldAddedMs.push(Math.round(addedMs * 10) / 10);
     if (this.startHoldAddedMs.length > LATENCY_SAMPLES) this.startHoldAddedMs.shift();
   }
 

@@ -257,13 +257,18 @@ function skipBody(d: Direction, chunk: Uint8Array, i: number, stop: (reason: str
   return i;
 }
 
-const latin1 = (bytes: number[]): string => String.fromCharCode(...bytes);
+/** One char per byte; in slices, since a head may hold more bytes than a call takes arguments. */
+function latin1(bytes: number[]): string {
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 8192) text += String.fromCharCode(...bytes.slice(i, i + 8192));
+  return text;
+}
 
 interface Headers { lines: string[]; get(name: string): string[] }
 
 function headerLines(head: number[]): Headers | string {
   // Header bytes are ASCII in practice; latin1 keeps one char per byte.
-  const text = head.length > 8192 ? Buffer.from(head).toString("latin1") : latin1(head);
+  const text = latin1(head);
   const lines = text.replace(/\r?\n\r?\n$/, "").split(/\r?\n/);
   const fields = new Map<string, string[]>();
   for (const line of lines.slice(1)) {
