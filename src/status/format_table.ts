@@ -210,8 +210,8 @@ function headerLines(view: InstanceView, now: Date, width: number): string[] {
 /** The Docker socket's start hold: how the holds ended and the time they added. */
 function startHoldText(h: StatusDocument["start_hold"]): string {
   if (!h.enabled && h.holds === 0) return "off (--no-start-hold)";
-  const added = h.added_ms.p50 === null ? "" : `, added p50 ${h.added_ms.p50} ms, p99 ${h.added_ms.p99 ?? "?"} ms over the last ${h.added_ms.samples}`;
-  return `${h.holds} held: ${h.ready} ready, ${h.nothing_to_wait_for} nothing to wait for, ${h.timeouts} released on timeout, ${h.errors} errors${added}`;
+  const added = h.added_ms.p50 === null ? "" : `; added p50 ${h.added_ms.p50} ms, p99 ${h.added_ms.p99 ?? "?"} ms`;
+  return `${h.holds} held (${h.ready} ready, ${h.nothing_to_wait_for} no TCP port, ${h.timeouts} timed out, ${h.errors} errors)${added}`;
 }
 
 function containerCounts(doc: StatusDocument): string {

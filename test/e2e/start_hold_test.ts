@@ -1,6 +1,8 @@
 /**
  * The start hold, end to end: through rdhpf's Docker socket, `docker run -d
- * -p P:80 … && connect to 127.0.0.1:P` finds the port at the FIRST try, and
+ * -p P:80 … && connect to 127.0.0.1:P` finds the port at the FIRST try (the
+ * forward is there; whether httpd in the container is already up to answer
+ * is counted and printed, not asserted: that is the container's business), and
  * `docker start`/`docker restart` likewise. The same loop with
  * `--no-start-hold` (the event path alone) is measured for comparison, not
  * asserted. Prints the time the hold adds to `docker run -d` and the time
@@ -14,7 +16,8 @@ import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTestbed, type Testbed, testbedSkipReason } from "../testbed/mod.ts";
-import { cleanEnv, Daemon, freePort, httpGet, requireBinary } from "./_harness.ts";
+import net from "node:net";
+import { cleanEnv, Daemon, freePort, requireBinary } from "./_harness.ts";
 
 const skip = testbedSkipReason("start hold tests");
 const RUNS = 30;
@@ -50,14 +53,41 @@ function rawList(socketPath: string): Promise<number> {
   });
 }
 
+/**
+ * ONE attempt on 127.0.0.1:`port`: connected (the forward was there: without
+ * it nothing listens and the connect is refused) and answered (the
+ * container's httpd replied over it, which also needs httpd to be up).
+ */
+function tryOnce(port: number, timeoutMs = 3000): Promise<{ connected: boolean; answered: boolean }> {
+  return new Promise((resolve) => {
+    let connected = false;
+    let data = "";
+    const sock = net.connect({ host: "127.0.0.1", port });
+    const done = () => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve({ connected, answered: /^HTTP\/1\.[01] 200/.test(data) });
+    };
+    const timer = setTimeout(done, timeoutMs);
+    sock.on("connect", () => {
+      connected = true;
+      sock.write("GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    });
+    sock.on("data", (d: Buffer) => (data += d.toString("latin1")));
+    sock.on("end", done);
+    sock.on("error", done);
+  });
+}
+
 function percentile(samples: number[], p: number): number {
   const s = [...samples].sort((a, b) => a - b);
   return Math.round(s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]! * 10) / 10;
 }
 
 /** `docker run -d -p P:80` then ONE connection attempt to 127.0.0.1:P, RUNS times; the containers are removed after. */
-async function runThenConnectOnce(socketPath: string, configDir: string, image: string, prefix: string): Promise<{ firstTry: number; runMs: number[] }> {
+async function runThenConnectOnce(socketPath: string, configDir: string, image: string, prefix: string): Promise<{ firstTry: number; answered: number; runMs: number[] }> {
   let firstTry = 0;
+  let answered = 0;
   let runtimeFailures = 0;
   const runMs: number[] = [];
   const names: string[] = [];
@@ -74,13 +104,15 @@ async function runThenConnectOnce(socketPath: string, configDir: string, image: 
       r = await docker(socketPath, configDir, ["run", "-d", "--name", name, "-p", `${port}:80`, image]);
     }
     assert.equal(r.code, 0, r.stderr);
-    if ((await httpGet(port)) !== null) firstTry++;
+    const attempt = await tryOnce(port);
+    if (attempt.connected) firstTry++;
+    if (attempt.answered) answered++;
     runMs.push(r.ms);
   }
   const rm = await docker(socketPath, configDir, ["rm", "-f", ...names]);
   assert.equal(rm.code, 0, rm.stderr);
   if (runtimeFailures > 0) console.log(`${prefix}: ${runtimeFailures} docker run failed in runc (dockerd's error) and were retried`);
-  return { firstTry, runMs };
+  return { firstTry, answered, runMs };
 }
 
 async function listTimes(socketPath: string, configDir: string): Promise<{ psMs: number[]; rawMs: number[] }> {
@@ -118,9 +150,10 @@ describe("the start hold on rdhpf's Docker socket (compiled binary, real sshd + 
 
   it(`answers on 127.0.0.1:P at the first try after docker run -d -p P:80, ${RUNS} of ${RUNS}`, async () => {
     const socketPath = await startDaemon([]);
-    const { firstTry, runMs } = await runThenConnectOnce(socketPath, configDir, tb.image, "hold");
+    const { firstTry, answered, runMs } = await runThenConnectOnce(socketPath, configDir, tb.image, "hold");
     measured.on = { runMs, firstTry, ...(await listTimes(socketPath, configDir)) };
-    console.log(`start hold on: ${firstTry} of ${RUNS} answered at the first try; docker run -d p50 ${percentile(runMs, 50)} ms, p99 ${percentile(runMs, 99)} ms`);
+    console.log(`start hold on: ${firstTry} of ${RUNS} connected at the first try, ${answered} of ${RUNS} got httpd's answer on it; docker run -d p50 ${percentile(runMs, 50)} ms, p99 ${percentile(runMs, 99)} ms`);
+    if (firstTry < RUNS) console.log(daemon!.logs().split("\n").filter((l) => /start response|Released/.test(l)).join("\n"));
     assert.equal(firstTry, RUNS);
   });
 
@@ -135,7 +168,7 @@ describe("the start hold on rdhpf's Docker socket (compiled binary, real sshd + 
         // See runThenConnectOnce: runc's failures on a loaded machine are retried.
         for (let retry = 0; r.code !== 0 && /OCI runtime create failed/.test(r.stderr) && retry < 3; retry++) r = await docker(socketPath, configDir, [...step, "hold-start"]);
         assert.equal(r.code, 0, r.stderr);
-        if (step[0] !== "stop") assert.notEqual(await httpGet(port), null, `port ${port} not answering at the first try after docker ${step[0]}`);
+        if (step[0] !== "stop") assert.equal((await tryOnce(port)).connected, true, `port ${port} refused at the first try after docker ${step[0]}`);
       }
     } finally {
       await docker(socketPath, configDir, ["rm", "-f", "hold-start"]);
@@ -157,9 +190,9 @@ describe("the start hold on rdhpf's Docker socket (compiled binary, real sshd + 
 
   it("without it (--no-start-hold): the same loop, measured for comparison", async () => {
     const socketPath = await startDaemon(["--no-start-hold"]);
-    const { firstTry, runMs } = await runThenConnectOnce(socketPath, configDir, tb.image, "nohold");
+    const { firstTry, answered, runMs } = await runThenConnectOnce(socketPath, configDir, tb.image, "nohold");
     measured.off = { runMs, firstTry, ...(await listTimes(socketPath, configDir)) };
-    console.log(`start hold off: ${firstTry} of ${RUNS} answered at the first try (${RUNS - firstTry} failed); docker run -d p50 ${percentile(runMs, 50)} ms, p99 ${percentile(runMs, 99)} ms`);
+    console.log(`start hold off: ${firstTry} of ${RUNS} connected at the first try (${RUNS - firstTry} refused), ${answered} of ${RUNS} got httpd's answer; docker run -d p50 ${percentile(runMs, 50)} ms, p99 ${percentile(runMs, 99)} ms`);
     const h = (await daemon!.status()).start_hold;
     assert.equal(h.enabled, false);
     assert.equal(h.holds, 0);
