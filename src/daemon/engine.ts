@@ -70,6 +70,8 @@ export interface EngineOptions extends ReconcilerOptions {
 
 /** Pause between two reconciles of one start hold whose container did not settle. */
 const START_HOLD_RETRY_MS = 50;
+/** How often a start hold looks whether a reconcile under way settled its container (a cheap in-memory check). */
+const START_HOLD_POLL_MS = 5;
 
 /** `work`'s value, or "late" when `deadline` (epoch ms) comes first. */
 async function beforeDeadline<T>(work: Promise<T>, deadline: number): Promise<T | "late"> {
@@ -123,6 +125,10 @@ export class Engine {
     if (startHold) opts.dockerSocket?.setStartHold((ref) => runStartHold(ref, (r, ms) => this.awaitContainerForwards(r, ms), this.store));
   }
 
+  private requestReconcileAndWait(): { done: Promise<"done"> } {
+    return { done: this.reconciles.requestAndWait(Date.now()).then(() => "done" as const) };
+  }
+
   /**
    * Reconciles now for the container `ref` (name, short or full id) and
    * waits until its published TCP forwards are active or settled otherwise,
@@ -136,11 +142,16 @@ export class Engine {
       const inspected = await beforeDeadline(link.client.inspectContainer(ref), deadline);
       if (inspected === "late") return { outcome: "timeout", reason: `inspecting the container took over ${deadlineMs} ms` };
       if (!inspected || !inspected.ports.some((p) => p.protocol === "tcp")) return { outcome: "nothing-to-wait-for" };
+      const settled = () => forwardsSettled(inspected.id, this.reconciler.lastDesired, this.applier.active, this.applier.blocked);
+      // A reconcile of our own, at once; a run already under way (the start event's) may settle it first.
+      let ours = this.requestReconcileAndWait();
       while (Date.now() < deadline) {
-        if ((await beforeDeadline(this.reconciles.requestAndWait(Date.now()), deadline)) === "late") break;
-        if (forwardsSettled(inspected.id, this.reconciler.lastDesired, this.applier.active, this.applier.blocked)) return { outcome: "ready", containerId: inspected.id };
-        // Not listed yet, or the reconcile failed: try again shortly, within the deadline.
+        if (settled()) return { outcome: "ready", containerId: inspected.id };
+        const step = await Promise.race([ours.done, sleep(START_HOLD_POLL_MS).then(() => "poll" as const)]);
+        if (step === "poll" || settled()) continue;
+        // Our run ended without settling it (not listed yet, or it failed): another one, shortly.
         await sleep(Math.max(0, Math.min(START_HOLD_RETRY_MS, deadline - Date.now())));
+        ours = this.requestReconcileAndWait();
       }
       return { outcome: "timeout", reason: `forwards not ready within ${deadlineMs} ms` };
     } catch (err) {
