@@ -214,6 +214,7 @@ class OrderedWriter {
   /** What waits behind a gate: bytes, further gates, and actions (end, close) to run in turn. */
   private readonly queue: Array<Buffer | Promise<void> | (() => void)> = [];
   private draining = false;
+  private waitingForDrain = false;
 
   constructor(private readonly sink: net.Socket, private readonly source: net.Socket) {}
 
@@ -223,9 +224,13 @@ class OrderedWriter {
       this.queue.push(bytes);
       return;
     }
-    if (!this.sink.write(bytes)) {
+    if (!this.sink.write(bytes) && !this.waitingForDrain) {
+      this.waitingForDrain = true;
       this.source.pause();
-      this.sink.once("drain", () => this.source.resume());
+      this.sink.once("drain", () => {
+        this.waitingForDrain = false;
+        this.source.resume();
+      });
     }
   }
 
