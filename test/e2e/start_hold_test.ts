@@ -21,6 +21,7 @@ import { cleanEnv, Daemon, freePort, requireBinary } from "./_harness.ts";
 
 const skip = testbedSkipReason("start hold tests");
 const RUNS = 30;
+const TESTCONTAINERS_RUNS = 20;
 
 interface DockerRun { code: number | null; stdout: string; stderr: string; ms: number }
 
@@ -194,13 +195,34 @@ describe("the start hold on rdhpf's Docker socket (compiled binary, real sshd + 
     }
   });
 
+  it("passes Testcontainers' start with a wait strategy of ONE connection attempt, 20 of 20", async () => {
+    const socketPath = (await daemon!.status()).docker.client_socket!;
+    const r = await new Promise<DockerRun>((resolve) => {
+      const started = performance.now();
+      // Testcontainers runs on Node; Ryuk (its reaper image) is not on the test bed, and the ports are on 127.0.0.1.
+      const child = spawn("node", [join(import.meta.dirname, "_testcontainers_once.mjs"), tb.image, String(TESTCONTAINERS_RUNS)], {
+        env: { ...cleanEnv(), DOCKER_HOST: `unix://${socketPath}`, TESTCONTAINERS_RYUK_DISABLED: "true", TESTCONTAINERS_HOST_OVERRIDE: "127.0.0.1" },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (c: Buffer) => (stdout += c));
+      child.stderr.on("data", (c: Buffer) => (stderr += c));
+      child.on("close", (code) => resolve({ code, stdout, stderr, ms: performance.now() - started }));
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const result = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { passed: number; count: number; failures: string[] };
+    console.log(`Testcontainers, one connection attempt: ${result.passed} of ${result.count} passed in ${Math.round(r.ms)} ms ${result.failures.length ? JSON.stringify(result.failures) : ""}`);
+    assert.equal(result.passed, TESTCONTAINERS_RUNS);
+  });
+
   it("counts the holds and the time they added in rdhpf status", async () => {
     const h = (await daemon!.status()).start_hold;
     console.log(`status start_hold: ${JSON.stringify(h)}`);
     assert.equal(h.enabled, true);
-    assert.ok(h.holds >= RUNS + 6, `${h.holds} holds`);
+    assert.ok(h.holds >= RUNS + 6 + TESTCONTAINERS_RUNS, `${h.holds} holds`);
     assert.equal(h.ready + h.nothing_to_wait_for + h.timeouts + h.errors, h.holds);
-    assert.ok(h.ready >= RUNS, `${h.ready} ready`);
+    assert.ok(h.ready >= RUNS + TESTCONTAINERS_RUNS, `${h.ready} ready`);
     assert.notEqual(h.added_ms.p50, null);
     assert.equal(await daemon!.stop(), 0);
     daemon!.cleanup();
