@@ -26,6 +26,9 @@ const log = getLogger(["rdhpf", "docker", "socket"]);
 /** Longest a start response is held; the issue's bound. */
 export const START_HOLD_MS = 2_000;
 
+/** How far past its deadline a wait may run before the response goes on regardless. */
+const BACKSTOP_GRACE_MS = 250;
+
 /** How one hold ended. */
 export type HoldOutcome =
   /** The forwards are active or settled: released as soon as they were. */
@@ -80,10 +83,15 @@ export interface HoldRecorder {
 export async function runStartHold(containerRef: string, wait: AwaitContainerForwards, recorder: HoldRecorder, deadlineMs = START_HOLD_MS): Promise<void> {
   const started = performance.now();
   let result: HoldOutcome;
+  let backstop: ReturnType<typeof setTimeout> | undefined;
   try {
-    result = await wait(containerRef, deadlineMs);
+    // The wait keeps its deadline itself; this backstop makes sure no bug there can keep a response.
+    const late = new Promise<HoldOutcome>((resolve) => (backstop = setTimeout(() => resolve({ outcome: "timeout", reason: `no answer within ${deadlineMs} ms` }), deadlineMs + BACKSTOP_GRACE_MS)));
+    result = await Promise.race([wait(containerRef, deadlineMs), late]);
   } catch (err) {
     result = { outcome: "error", reason: (err as Error).message };
+  } finally {
+    clearTimeout(backstop);
   }
   const addedMs = performance.now() - started;
   recorder.recordStartHold(result.outcome, addedMs);

@@ -62,6 +62,12 @@ describe("runStartHold", () => {
     await runStartHold("web", () => Promise.reject(new Error("boom")), r);
     assert.deepEqual(r.seen.map(([o]) => o), ["error"]);
   });
+  it("releases at the deadline (plus a short grace) a wait that never ends", async () => {
+    const r = recorder();
+    await runStartHold("web", () => new Promise<HoldOutcome>(() => undefined), r, 50);
+    assert.equal(r.seen[0]![0], "timeout");
+    assert.ok(r.seen[0]![1] >= 50 && r.seen[0]![1] < 1000, `held ${r.seen[0]![1]} ms`);
+  });
   it("passes the deadline on and measures the time added", async () => {
     const r = recorder();
     let deadline = 0;

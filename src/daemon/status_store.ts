@@ -8,6 +8,7 @@
 import type { ActiveForward, BlockedForward, DesiredForward, EndedForward } from "../forward/mod.ts";
 import type { ObservedContainer } from "../docker/mod.ts";
 import { type ContainerStatus, type DaemonState, emptyLatencyHistogram, type ForwardStatus, type LatencyHistogram, type StatusDocument } from "../status/mod.ts";
+import type { HoldOutcome } from "./start_hold.ts";
 
 const LATENCY_SAMPLES = 100;
 /** `last_error` while the only trouble is forwards in conflict. */
@@ -155,7 +156,7 @@ export class StatusStore {
   }
 
   /** One start hold ended: its outcome and the time it added to the Docker call. */
-  recordStartHold(outcome: "ready" | "nothing-to-wait-for" | "timeout" | "error", addedMs: number): void {
+  recordStartHold(outcome: HoldOutcome["outcome"], addedMs: number): void {
     this.startHold.holds++;
     if (outcome === "ready") this.startHold.ready++;
     else if (outcome === "nothing-to-wait-for") this.startHold.nothing_to_wait_for++;
