@@ -3,7 +3,10 @@
 // the port is forwarded by the time the container start has returned.
 // Usage: node _testcontainers_once.mjs IMAGE COUNT; prints one JSON line.
 import net from "node:net";
-import { AbstractWaitStrategy, GenericContainer } from "testcontainers";
+import testcontainers from "testcontainers";
+import { AbstractWaitStrategy } from "testcontainers/build/wait-strategies/wait-strategy.js";
+
+const { GenericContainer } = testcontainers;
 
 class OneConnectionAttempt extends AbstractWaitStrategy {
   async waitUntilReady(_container, boundPorts) {
