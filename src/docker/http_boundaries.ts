@@ -79,11 +79,6 @@ export class HttpBoundaries {
     return this.#passthrough;
   }
 
-  /** Requests sent and not yet answered. */
-  get inFlight(): number {
-    return this.#requests.length;
-  }
-
   /** Observes bytes from the client (requests). */
   fromClient(chunk: Uint8Array): BoundaryEvent[] {
     const events: BoundaryEvent[] = [];
