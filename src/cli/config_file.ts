@@ -47,6 +47,8 @@ export const ConfigFileSchema = z.strictObject({
   dockerSocket: z.union([z.string().min(1), z.literal(false)]).optional(),
   /** As `--max-docker-sessions`. */
   maxDockerSessions: MaxDockerSessionsSchema.optional(),
+  /** false: answer start calls on the Docker socket at once (see --no-start-hold). */
+  startHold: z.boolean().optional(),
 });
 export type ConfigFile = z.infer<typeof ConfigFileSchema>;
 

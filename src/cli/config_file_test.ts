@@ -50,6 +50,12 @@ describe("loadConfigFile", () => {
       });
     }
   });
+  it("reads startHold and names it when it is not true or false", () => {
+    withFile(JSON.stringify({ startHold: false }), (p) => assert.deepEqual(loadConfigFile(p), { startHold: false }));
+    withFile(JSON.stringify({ startHold: "no" }), (p) => {
+      assert.throws(() => loadConfigFile(p), (e: unknown) => e instanceof RdhpfError && e.exitCode === 2 && e.message.includes("startHold"));
+    });
+  });
   it("reads the conflict policy and names it when it is bad", () => {
     withFile(JSON.stringify({ onConflict: "next-free" }), (p) => assert.deepEqual(loadConfigFile(p), { onConflict: "next-free" }));
     withFile(JSON.stringify({ onConflict: "steal" }), (p) => {

@@ -23,12 +23,18 @@ const log = getLogger(["rdhpf", "run"]);
 /** Seconds the daemon may take to clean up after SIGINT/SIGTERM before it exits anyway. */
 const SHUTDOWN_DEADLINE_MS = 1800;
 
+/** `--no-start-hold` beats the config file's `startHold`; on by default. */
+export function startHoldSetting(flag: boolean | undefined, cfg: boolean | undefined): boolean {
+  return flag === false ? false : cfg ?? true;
+}
+
 export function runCommand(): Command<[], Record<string, unknown>> {
   return withForwardingOptions(withTargetOptions(new Command("run"), "connect"))
     .description("run the forwarder for one Docker host until stopped (SIGINT, SIGTERM or SIGHUP; SIGUSR2 hands over to the next start)")
     .addOption(new Option("--log-level <level>", "log level (default: $RDHPF_LOG_LEVEL or info)").choices(LogLevelSchema.options))
     .addOption(new Option("--log-format <format>", "log format").choices(LogFormatSchema.options))
     .option("--log-file <path>", "write logs to this file, rotated at 10 MB, 5 files kept (default: stderr)")
+    .option("--no-start-hold", "answer `docker start`/`docker run` through rdhpf's socket at once, without waiting (≤ 2 s) for the container's forwards")
     .option("--metrics-listen <[addr:]port>", "serve /metrics (Prometheus, OpenMetrics) and /healthz over HTTP here; a bare port means 127.0.0.1 (default: off)")
     .addHelpText("after", `
 Examples:
@@ -90,7 +96,7 @@ host key, authentication failure, unreachable host).`)
         host: instance.target.raw, ssh: instance.ssh, paths: instance.paths, rules, onConflict, maxForwards, bindAddresses, lock, version: VERSION,
         build: { commit: COMMIT, logBytesWritten },
         routeProbe: instance.direct ? { host: instance.resolved.hostname, port: instance.resolved.port } : null, resolved: instance.resolved,
-        dockerSocket: socket, maxDockerSessions, adopt: adoption.action === "adopt" ? adoption : null,
+        dockerSocket: socket, maxDockerSessions, adopt: adoption.action === "adopt" ? adoption : null, startHold: startHoldSetting(o.startHold, cfg.startHold),
       });
       log.info("rdhpf starting", { version: VERSION, host: instance.target.raw, resolved: instance.identity, pid: process.pid, bind: bindAddresses.join(",") });
 

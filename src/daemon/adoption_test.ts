@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { emptyLatencyHistogram, type StatusDocument } from "../status/schema.ts";
+import { emptyLatencyHistogram, emptyStartHoldStatus, type StatusDocument } from "../status/schema.ts";
 import { decideAdoption, type PreviousMaster, recordedForwards } from "./adoption.ts";
 
 const forward = {
@@ -53,7 +53,7 @@ function stateText(doc: Partial<StatusDocument>): string {
       event_stream_restarts: 0, client_socket: null,
     },
     latency_ms: { p50: null, p99: null, samples: 0 }, add_latency: emptyLatencyHistogram(), log_bytes_written: 0, forwards: [],
-    forwards_added_total: 0, forwards_removed_total: 0, containers: [], history: [], docker_socket: null,
+    forwards_added_total: 0, forwards_removed_total: 0, containers: [], history: [], docker_socket: null, start_hold: emptyStartHoldStatus(),
   };
   return JSON.stringify({ ...base, ...doc });
 }

@@ -12,6 +12,8 @@ export class Coalescer<T> {
   private pending: T[] = [];
   private dirty = false;
   private running: Promise<void> | null = null;
+  /** Callers of `requestAndWait` for the next run. */
+  private waiting: Array<() => void> = [];
 
   constructor(
     private readonly job: (triggers: T[]) => Promise<void>,
@@ -27,6 +29,14 @@ export class Coalescer<T> {
     if (!this.running) this.running = this.loop();
   }
 
+  /** Asks for a run and resolves when a run that started after this call has finished (whether it failed or not). */
+  requestAndWait(trigger?: T): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.waiting.push(resolve);
+      this.request(trigger);
+    });
+  }
+
   /** Resolves when no run is in progress or queued. */
   async idle(): Promise<void> {
     while (this.running) await this.running;
@@ -38,12 +48,15 @@ export class Coalescer<T> {
       while (this.dirty) {
         this.dirty = false;
         const triggers = this.pending;
+        const waiting = this.waiting;
         this.pending = [];
+        this.waiting = [];
         try {
           await this.job(triggers);
         } catch (err) {
           this.onError(err);
         }
+        for (const done of waiting) done();
       }
     } finally {
       this.running = null;

@@ -35,4 +35,23 @@ describe("Coalescer", () => {
     assert.equal(calls, 2);
     assert.equal(errors.length, 1);
   });
+
+  it("requestAndWait resolves after a run that started after the call, not after the run already in progress", async () => {
+    const runs: number[][] = [];
+    let finishFirstRun!: () => void;
+    const firstRunHeld = new Promise<void>((r) => (finishFirstRun = r));
+    const c = new Coalescer<number>(async (t) => {
+      runs.push(t);
+      if (runs.length === 1) await firstRunHeld;
+    }, () => {});
+    c.request(1);
+    await waitUntil(() => runs.length === 1, 2_000, "the first run to start");
+    let waited = false;
+    const done = c.requestAndWait(2).then(() => (waited = true));
+    finishFirstRun();
+    await done;
+    assert.equal(waited, true);
+    assert.deepEqual(runs, [[1], [2]]);
+  });
 });
+

@@ -8,6 +8,13 @@
  * exec -it, BuildKit's h2c), chunked streams and uploads pass unchanged, and a
  * half-close (FIN) travels both ways (`docker run -i` ends stdin with one).
  *
+ * With the start hold on (start_hold.ts), the relay also watches where the
+ * HTTP/1.1 messages begin and end (HttpBoundaries, which only observes) and
+ * holds the success response of a container start or restart until that
+ * container's forwards are ready; the bytes still go out unchanged and in
+ * order. A connection the observer does not understand (an upgrade, a
+ * hijacked stream, anything not plain HTTP/1.1) is carried as before.
+ *
  * Between two links (the master reconnecting) a new client waits up to
  * `waitForLinkMs`, then goes on through the new link or is closed with one
  * log line. Streams in flight end when their link dies.
@@ -19,8 +26,10 @@ import net from "node:net";
 import { dirname } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import { connects } from "../connects.ts";
+import { HttpBoundaries } from "../docker/mod.ts";
 import { RdhpfError } from "../errors.ts";
 import { sleep } from "../sleep.ts";
+import { heldContainer } from "./start_hold.ts";
 import { currentUid, privateDirVerdict } from "./state_file.ts";
 
 const log = getLogger(["rdhpf", "docker", "socket"]);
@@ -43,6 +52,8 @@ export class DockerSocketServer {
   private readonly clients = new Set<net.Socket>();
   private acceptedTotal = 0;
   private closed = false;
+  /** Waits for a started container's forwards (the engine's start hold); null: carry bytes only. */
+  private startHold: ((containerRef: string) => Promise<void>) | null = null;
 
   private constructor(private readonly server: net.Server, readonly path: string, private readonly waitForLinkMs: number) {}
 
@@ -74,6 +85,15 @@ export class DockerSocketServer {
     this.upstream = socketPath;
     if (socketPath === null) return;
     for (const wake of [...this.waiters]) wake();
+  }
+
+  /**
+   * Turns the start hold on for connections accepted from now on: `hold`
+   * resolves when a start response for that container may go on (it never
+   * rejects; the engine bounds it). null turns it off.
+   */
+  setStartHold(hold: ((containerRef: string) => Promise<void>) | null): void {
+    this.startHold = hold;
   }
 
   /** Client connections being relayed or waiting. */
@@ -116,9 +136,14 @@ export class DockerSocketServer {
     upstream.on("error", () => upstream.destroy());
     // pipe() ends the other side when one side ends: the FIN is passed on, not the close.
     client.pipe(upstream);
-    upstream.pipe(client);
     client.once("close", () => upstream.destroy());
-    upstream.once("close", () => client.destroy());
+    const hold = this.startHold;
+    if (hold) {
+      carryHoldingStarts(client, upstream, hold);
+    } else {
+      upstream.pipe(client);
+      upstream.once("close", () => client.destroy());
+    }
     client.resume();
   }
 
@@ -155,6 +180,88 @@ export class DockerSocketServer {
       const timer = setTimeout(done, ms);
       this.waiters.add(done);
     });
+  }
+}
+
+/**
+ * Engine → client with the start hold: every byte goes out unchanged and in
+ * order, but from a held response's head on, nothing is written until its
+ * hold resolves. The head is held from its first byte when that arrived in
+ * the same read (the usual case: a 204 head is ~150 bytes), else from its
+ * last byte; either way the client cannot read the response before release.
+ */
+function carryHoldingStarts(client: net.Socket, upstream: net.Socket, hold: (containerRef: string) => Promise<void>): void {
+  const seen = new HttpBoundaries();
+  const out = new OrderedWriter(client, upstream);
+  client.on("data", (chunk: Buffer) => {
+    if (seen.passthrough === null) seen.fromClient(chunk);
+  });
+  upstream.on("data", (chunk: Buffer) => {
+    let from = 0;
+    if (seen.passthrough === null) {
+      for (const e of seen.fromEngine(chunk)) {
+        if (e.kind !== "response") continue;
+        const ref = heldContainer(e.request, e.status);
+        if (ref === null) continue;
+        const heldFrom = e.start >= 0 ? e.start : e.at - 1;
+        out.write(chunk.subarray(from, heldFrom));
+        from = heldFrom;
+        out.gate(hold(ref).catch(() => undefined));
+      }
+    }
+    out.write(from === 0 ? chunk : chunk.subarray(from));
+  });
+  // The FIN and the close follow the bytes still held, never overtake them.
+  upstream.once("end", () => out.after(() => client.end()));
+  upstream.once("close", () => out.after(() => client.destroy()));
+}
+
+/** Writes to a socket in order, waiting at each gate; passes the socket's backpressure on to `source`. */
+class OrderedWriter {
+  /** What waits behind a gate: bytes, further gates, and actions (end, close) to run in turn. */
+  private readonly queue: Array<Buffer | Promise<void> | (() => void)> = [];
+  private draining = false;
+  private waitingForDrain = false;
+
+  constructor(private readonly sink: net.Socket, private readonly source: net.Socket) {}
+
+  write(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    if (this.draining) {
+      this.queue.push(bytes);
+      return;
+    }
+    if (!this.sink.write(bytes) && !this.waitingForDrain) {
+      this.waitingForDrain = true;
+      this.source.pause();
+      this.sink.once("drain", () => {
+        this.waitingForDrain = false;
+        this.source.resume();
+      });
+    }
+  }
+
+  /** Nothing written after this call goes out before `released` resolves. */
+  gate(released: Promise<void>): void {
+    this.queue.push(released);
+    if (!this.draining) void this.drain();
+  }
+
+  /** Runs `action` once everything written before it has gone out. */
+  after(action: () => void): void {
+    if (this.draining) this.queue.push(action);
+    else action();
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    while (this.queue.length > 0) {
+      const next = this.queue.shift()!;
+      if (next instanceof Promise) await next;
+      else if (typeof next === "function") next();
+      else if (!this.sink.destroyed) this.sink.write(next);
+    }
+    this.draining = false;
   }
 }
 

@@ -44,6 +44,7 @@ import { Reconciler, type ReconcilerOptions } from "./reconciler.ts";
 import { type ReconnectCause, reconnectPlan } from "./reconnect_plan.ts";
 import { ROUTE_PROBE_INTERVAL_MS, ROUTE_PROBE_TIMEOUT_MS, RouteWatch } from "./route_watch.ts";
 import { startSessionTimers } from "./session_timers.ts";
+import { forwardsSettled, type HoldOutcome, runStartHold } from "./start_hold.ts";
 import { type DockerSocketCounts, StatusStore } from "./status_store.ts";
 
 const log = getLogger(["rdhpf", "engine"]);
@@ -73,6 +74,24 @@ export interface EngineOptions extends ReconcilerOptions {
   adopt?: { masterPid: number; forwards: ActiveForward[] } | null;
   /** Most dial-stdio bridges (remote SSH sessions) at once; default DEFAULT_MAX_BRIDGES (docker/relay.ts). */
   maxDockerSessions?: number;
+  /** Hold start responses on that socket until the container's forwards are ready (start_hold.ts); default true. */
+  startHold?: boolean;
+}
+
+/** Pause between two reconciles of one start hold whose container did not settle. */
+const START_HOLD_RETRY_MS = 50;
+/** How often a start hold looks whether a reconcile under way settled its container (a cheap in-memory check). */
+const START_HOLD_POLL_MS = 5;
+
+/** `work`'s value, or "late" when `deadline` (epoch ms) comes first. */
+async function beforeDeadline<T>(work: Promise<T>, deadline: number): Promise<T | "late"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), Math.max(0, deadline - Date.now()))));
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 class SessionEnded extends Error {}
@@ -84,6 +103,7 @@ export class Engine {
   private readonly applier: ForwardApplier;
   private readonly reconciles: Coalescer<number>;
   private readonly docker: DockerWatch;
+  private readonly reconciler: Reconciler;
   private master: SshMaster | null = null;
   private readonly mux: Mux;
   private everConnected = false;
@@ -104,6 +124,7 @@ export class Engine {
     this.applier = new ForwardApplier(this.muxBackend(), opts.bindAddresses, findPortOwner);
     const publish = () => this.publish();
     const reconciler = new Reconciler(opts, this.applier, this.store, () => this.reconciles.request(), publish);
+    this.reconciler = reconciler;
     this.docker = new DockerWatch(this.mux, opts.paths, this.store, (atMs) => this.reconciles.request(atMs), publish, (socketPath) => opts.dockerSocket?.setUpstream(socketPath), opts.maxDockerSessions);
     this.reconciles = new Coalescer(async (triggers) => {
       const link = this.docker.current;
@@ -114,6 +135,43 @@ export class Engine {
     this.adoptable = opts.adopt ?? null;
     this.resyncIntervalMs = opts.resyncIntervalMs ?? 30_000;
     this.healthIntervalMs = opts.healthIntervalMs ?? 15_000;
+    const startHold = opts.startHold ?? true;
+    this.store.startHoldEnabled(Boolean(opts.dockerSocket) && startHold);
+    if (startHold) opts.dockerSocket?.setStartHold((ref) => runStartHold(ref, (r, ms) => this.awaitContainerForwards(r, ms), this.store));
+  }
+
+  private requestReconcileAndWait(): { done: Promise<"done"> } {
+    return { done: this.reconciles.requestAndWait(Date.now()).then(() => "done" as const) };
+  }
+
+  /**
+   * Reconciles now for the container `ref` (name, short or full id) and
+   * waits until its published TCP forwards are active or settled otherwise,
+   * at most `deadlineMs`. Used by the start hold; never rejects.
+   */
+  async awaitContainerForwards(ref: string, deadlineMs: number): Promise<HoldOutcome> {
+    const deadline = Date.now() + deadlineMs;
+    const link = this.docker.current;
+    if (!link || !this.master) return { outcome: "error", reason: "no Docker link (the SSH connection is being re-established)" };
+    try {
+      const inspected = await beforeDeadline(link.client.inspectContainer(ref), deadline);
+      if (inspected === "late") return { outcome: "timeout", reason: `inspecting the container took over ${deadlineMs} ms` };
+      if (!inspected || !inspected.ports.some((p) => p.protocol === "tcp")) return { outcome: "nothing-to-wait-for" };
+      const settled = () => forwardsSettled(inspected.id, this.reconciler.lastDesired, this.applier.active, this.applier.blocked);
+      // A reconcile of our own, at once; a run already under way (the start event's) may settle it first.
+      let ours = this.requestReconcileAndWait();
+      while (Date.now() < deadline) {
+        if (settled()) return { outcome: "ready", containerId: inspected.id };
+        const step = await Promise.race([ours.done, sleep(START_HOLD_POLL_MS).then(() => "poll" as const)]);
+        if (step === "poll" || settled()) continue;
+        // Our run ended without settling it (not listed yet, or it failed): another one, shortly.
+        await sleep(Math.max(0, Math.min(START_HOLD_RETRY_MS, deadline - Date.now())));
+        ours = this.requestReconcileAndWait();
+      }
+      return { outcome: "timeout", reason: `forwards not ready within ${deadlineMs} ms` };
+    } catch (err) {
+      return { outcome: "error", reason: (err as Error).message };
+    }
   }
 
   /** The status document as of now. */

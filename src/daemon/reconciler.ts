@@ -54,6 +54,8 @@ export class Reconciler {
   private relocations = new Map<string, Relocation>();
   private nextFreeRetry: ReturnType<typeof setTimeout> | null = null;
   private nextFreeRetries = 0;
+  /** The desired forwards of the last reconcile: what the start hold checks a container against. */
+  lastDesired: readonly DesiredForward[] = [];
 
   constructor(
     private readonly opts: ReconcilerOptions,
@@ -74,6 +76,7 @@ export class Reconciler {
     this.warnOverCap(desired);
     this.warnRuleNotes(desired);
     const outcome = await this.applier.apply(planForwards(desired, this.applier.active));
+    this.lastDesired = desired;
     this.report(outcome, triggersMs);
     this.retryNextFreeSoon(outcome.blocked.length > 0);
     this.store.setReported(desired);

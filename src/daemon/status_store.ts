@@ -8,6 +8,7 @@
 import type { ActiveForward, BlockedForward, DesiredForward, EndedForward } from "../forward/mod.ts";
 import type { ObservedContainer } from "../docker/mod.ts";
 import { type ContainerStatus, type DaemonState, emptyLatencyHistogram, type ForwardStatus, type LatencyHistogram, type StatusDocument } from "../status/mod.ts";
+import type { HoldOutcome } from "./start_hold.ts";
 
 const LATENCY_SAMPLES = 100;
 /** `last_error` while the only trouble is forwards in conflict. */
@@ -74,6 +75,9 @@ export class StatusStore {
   /** Forwards that became active / ended since start, whatever the reason. */
   private forwardsAdded = 0;
   private forwardsRemoved = 0;
+  /** Start holds of the Docker socket: counts by outcome, and the last 100 added times (ms). */
+  private startHold = { enabled: false, holds: 0, ready: 0, nothing_to_wait_for: 0, timeouts: 0, errors: 0 };
+  private readonly startHoldAddedMs: number[] = [];
 
   constructor(
     readonly host: string,
@@ -161,6 +165,22 @@ export class StatusStore {
     this.addLatency.count++;
   }
 
+  /** Whether the Docker socket holds start responses (see start_hold.ts). */
+  startHoldEnabled(enabled: boolean): void {
+    this.startHold.enabled = enabled;
+  }
+
+  /** One start hold ended: its outcome and the time it added to the Docker call. */
+  recordStartHold(outcome: HoldOutcome["outcome"], addedMs: number): void {
+    this.startHold.holds++;
+    if (outcome === "ready") this.startHold.ready++;
+    else if (outcome === "nothing-to-wait-for") this.startHold.nothing_to_wait_for++;
+    else if (outcome === "timeout") this.startHold.timeouts++;
+    else this.startHold.errors++;
+    this.startHoldAddedMs.push(Math.round(addedMs * 10) / 10);
+    if (this.startHoldAddedMs.length > LATENCY_SAMPLES) this.startHoldAddedMs.shift();
+  }
+
   /** Remembers the containers of a list, in the document's shape. */
   setContainers(containers: ObservedContainer[]): void {
     this.containers = containers
@@ -220,6 +240,7 @@ export class StatusStore {
         : null,
       latency_ms: { p50: percentile(this.addLatenciesMs, 50), p99: percentile(this.addLatenciesMs, 99), samples: this.addLatenciesMs.length },
       add_latency: { buckets: this.addLatency.buckets.map((b) => ({ ...b })), sum_s: this.addLatency.sum_s, count: this.addLatency.count },
+      start_hold: { ...this.startHold, added_ms: { p50: percentile(this.startHoldAddedMs, 50), p99: percentile(this.startHoldAddedMs, 99), samples: this.startHoldAddedMs.length } },
       log_bytes_written: this.build.logBytesWritten(),
       forwards: rows,
       forwards_added_total: this.forwardsAdded,

@@ -31,6 +31,22 @@ describe("StatusStore", () => {
     assert.equal(StatusDocumentSchema.parse({ ...doc, docker: olderDocker }).docker.client_socket, null);
   });
 
+  it("counts the start holds by outcome, with the time they added", () => {
+    const store = new StatusStore("h", 1, "0.0.0", null, undefined, "/run/rdhpf/h.sock");
+    assert.deepEqual(store.document(empty).start_hold, { enabled: false, holds: 0, ready: 0, nothing_to_wait_for: 0, timeouts: 0, errors: 0, added_ms: { p50: null, p99: null, samples: 0 } });
+    store.startHoldEnabled(true);
+    for (const [o, ms] of [["ready", 12.34], ["ready", 20], ["nothing-to-wait-for", 3], ["timeout", 2000], ["error", 5]] as const) store.recordStartHold(o, ms);
+    const h = StatusDocumentSchema.parse(store.document(empty)).start_hold;
+    assert.deepEqual({ ...h, added_ms: undefined }, { enabled: true, holds: 5, ready: 2, nothing_to_wait_for: 1, timeouts: 1, errors: 1, added_ms: undefined });
+    assert.deepEqual(h.added_ms, { p50: 12.3, p99: 2000, samples: 5 });
+  });
+
+  it("reads a state file of an older rdhpf, which had no start hold", () => {
+    const doc: Record<string, unknown> = { ...new StatusStore("h", 1, "0.0.0").document(empty) };
+    delete doc.start_hold;
+    assert.equal(StatusDocumentSchema.parse(doc).start_hold.enabled, false);
+  });
+
   it("reports the forward counters", () => {
     const store = new StatusStore("h", 1, "0.0.0");
     store.forwardsChanged(3, 1);

@@ -71,6 +71,7 @@ export function sampleDocument(): StatusDocument {
       sum_s: 8.32,
       count: 160,
     },
+    start_hold: { enabled: true, holds: 57, ready: 51, nothing_to_wait_for: 5, timeouts: 1, errors: 0, added_ms: { p50: 14, p99: 48.5, samples: 57 } },
     log_bytes_written: 48_213,
     forwards: [
       forward({}),

@@ -205,10 +205,18 @@ function headerLines(view: InstanceView, now: Date, width: number): string[] {
     l.samples === 0 || l.p50 === null ? "no forward added yet" : `p50 ${l.p50} ms, p99 ${l.p99 ?? "?"} ms over the last ${l.samples} adds`,
     width,
   ));
+  if (d.client_socket) lines.push(labelled("start hold", startHoldText(doc.start_hold), width));
   lines.push(labelled("containers", containerCounts(doc), width));
   lines.push(labelled("forwards", `${forwardCounts(doc)}; ${doc.forwards_added_total} added, ${doc.forwards_removed_total} removed since start`, width));
   if (doc.last_error) lines.push(labelled("last error", doc.last_error, width));
   return lines;
+}
+
+/** The Docker socket's start hold: how the holds ended and the time they added. */
+function startHoldText(h: StatusDocument["start_hold"]): string {
+  if (!h.enabled && h.holds === 0) return "off (--no-start-hold)";
+  const added = h.added_ms.p50 === null ? "" : `; added p50 ${h.added_ms.p50} ms, p99 ${h.added_ms.p99 ?? "?"} ms`;
+  return `${h.holds} held (${h.ready} ready, ${h.nothing_to_wait_for} no TCP port, ${h.timeouts} timed out, ${h.errors} errors)${added}`;
 }
 
 function containerCounts(doc: StatusDocument): string {

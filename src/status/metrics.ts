@@ -204,6 +204,18 @@ const FAMILIES: FamilyDef[] = [
     },
   },
   {
+    name: "rdhpf_start_holds", type: "counter",
+    help: "Start responses held on rdhpf's Docker socket until the container's forwards were ready, by outcome (ready, nothing_to_wait_for, timeout, error).",
+    samples: (doc, host) => {
+      const h = doc.start_hold;
+      const created = seconds(doc.started_at);
+      return ([["ready", h.ready], ["nothing_to_wait_for", h.nothing_to_wait_for], ["timeout", h.timeouts], ["error", h.errors]] as const).flatMap(([outcome, n]) => [
+        { suffix: "_total", labels: [...host, ["outcome", outcome]] as Labels, value: n },
+        ...(created === null ? [] : [{ suffix: "_created", labels: [...host, ["outcome", outcome]] as Labels, value: created, float: true }]),
+      ]);
+    },
+  },
+  {
     name: "rdhpf_log_bytes_written", type: "counter", help: "Bytes rdhpf's logging wrote since start (log file or stderr).",
     samples: (doc, host) => counter(doc, host, doc.log_bytes_written),
   },

@@ -63,6 +63,26 @@ export function emptyLatencyHistogram(): LatencyHistogram {
   return { buckets: ADD_LATENCY_BUCKETS_S.map((le_s) => ({ le_s, count: 0 })), sum_s: 0, count: 0 };
 }
 
+/**
+ * Start responses held on rdhpf's Docker socket until the container's
+ * forwards were ready, by outcome (counters since start), and the time the
+ * holds added over the last 100.
+ */
+export const StartHoldStatusSchema = z.object({
+  enabled: z.boolean(),
+  holds: z.number().int(),
+  ready: z.number().int(),
+  nothing_to_wait_for: z.number().int(),
+  timeouts: z.number().int(),
+  errors: z.number().int(),
+  added_ms: z.object({ p50: z.number().nullable(), p99: z.number().nullable(), samples: z.number().int() }),
+});
+export type StartHoldStatus = z.infer<typeof StartHoldStatusSchema>;
+
+export function emptyStartHoldStatus(): StartHoldStatus {
+  return { enabled: false, holds: 0, ready: 0, nothing_to_wait_for: 0, timeouts: 0, errors: 0, added_ms: { p50: null, p99: null, samples: 0 } };
+}
+
 export const StatusDocumentSchema = z.object({
   host: z.string(),
   resolved: z.object({ user: z.string().nullable(), hostname: z.string(), port: z.number().int() }).nullable(),
@@ -109,6 +129,8 @@ export const StatusDocumentSchema = z.object({
   latency_ms: z.object({ p50: z.number().nullable(), p99: z.number().nullable(), samples: z.number().int() }),
   /** Defaults as for the totals below: older daemons kept no histogram. */
   add_latency: LatencyHistogramSchema.default(emptyLatencyHistogram),
+  /** The start hold of rdhpf's Docker socket (see docs/status.md); came after 0.1.0, hence the default. */
+  start_hold: StartHoldStatusSchema.default(emptyStartHoldStatus),
   /** Bytes rdhpf's logging wrote since start (log file or stderr), for the log volume alert. */
   log_bytes_written: z.number().int().default(0),
   forwards: z.array(ForwardStatusSchema),
