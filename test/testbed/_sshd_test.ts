@@ -3,11 +3,15 @@ import assert from "node:assert/strict";
 import { clientConfigText, knownHostsLine, privateRunArgv, sshdConfigText, sshPaths } from "./_sshd.ts";
 
 const p = sshPaths("/tmp/rdhpf-abc123");
-const settings = { listenAddress: "10.200.37.2", port: 22, dockerSocket: "/tmp/rdhpf-abc123/docker.sock", extraConfig: [], usePam: false };
+const settings = { listenAddress: "10.200.37.2", port: 22, dockerSocket: "/tmp/rdhpf-abc123/docker.sock", extraConfig: [], usePam: false, forceCommand: null };
 
 describe("sshdConfigText", () => {
   it("points remote docker commands at the test bed's daemon", () => {
     assert.match(sshdConfigText(p, settings), /^SetEnv DOCKER_HOST=unix:\/\/\/tmp\/rdhpf-abc123\/docker\.sock$/m);
+  });
+  it("runs every session through the heavy shell script when given one", () => {
+    assert.doesNotMatch(sshdConfigText(p, settings), /ForceCommand/);
+    assert.match(sshdConfigText(p, { ...settings, forceCommand: p.heavyShellScript }), /^ForceCommand \/tmp\/rdhpf-abc123\/heavy_shell\.sh$/m);
   });
   it("puts extra lines first, since sshd keeps the first value of a keyword", () => {
     const text = sshdConfigText(p, { ...settings, extraConfig: ["AllowStreamLocalForwarding no"] });
