@@ -4,7 +4,7 @@
  * end-to-end and fault-injection tests.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -39,6 +39,40 @@ export function cleanEnv(): Record<string, string> {
     if (v !== undefined && !k.startsWith("RDHPF_") && k !== "DOCKER_HOST" && k !== "DOCKER_CONTEXT" && k !== "SSH_AUTH_SOCK") env[k] = v;
   }
   return env;
+}
+
+export interface DockerRun { code: number | null; stdout: string; stderr: string; ms: number }
+
+/** The docker CLI with DOCKER_HOST=`host` and a config dir of its own; `input` is piped to stdin, then closed. */
+export function docker(host: string, configDir: string, args: string[], opts: { input?: Buffer; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<DockerRun> {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const child = spawn("docker", args, { env: { ...cleanEnv(), DOCKER_HOST: host, DOCKER_CONFIG: configDir, ...opts.env }, stdio: ["pipe", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => out.push(c));
+    child.stderr.on("data", (c: Buffer) => (stderr += c));
+    child.stdin.on("error", () => undefined);
+    child.stdin.end(opts.input ?? Buffer.alloc(0));
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out).toString("latin1"), stderr, ms: performance.now() - started });
+    });
+  });
+}
+
+/**
+ * Environment for `docker` with DOCKER_HOST=ssh://<tb.alias>. The docker
+ * CLI's ssh:// helper runs plain `ssh` from PATH, and ssh reads the passwd
+ * home's config, not $HOME's: a wrapper first in PATH gives it the test
+ * bed's config. cleanup() removes the wrapper.
+ */
+export function sshPathWithConfigOf(tb: Testbed): { env: Record<string, string>; cleanup(): void } {
+  const binDir = mkdtempSync(join(tmpdir(), "rdhpf-ssh-wrap-"));
+  writeFileSync(join(binDir, "ssh"), `#!/bin/sh\nexec /usr/bin/ssh -F '${tb.sshConfigFile}' "$@"\n`);
+  chmodSync(join(binDir, "ssh"), 0o755);
+  return { env: { PATH: `${binDir}:${process.env.PATH ?? ""}` }, cleanup: () => rmSync(binDir, { recursive: true, force: true }) };
 }
 
 export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 10_000, intervalMs = 25): Promise<T> {

@@ -6,35 +6,13 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTestbed, type Testbed, testbedSkipReason } from "../testbed/mod.ts";
-import { cleanEnv, Daemon, freePort, httpGet, rdhpf, requireBinary, waitFor } from "./_harness.ts";
+import { Daemon, docker, type DockerRun, freePort, httpGet, rdhpf, requireBinary, sshPathWithConfigOf, waitFor } from "./_harness.ts";
 
 const skip = testbedSkipReason("Docker socket tests");
-
-interface DockerRun { code: number | null; stdout: string; stderr: string; ms: number }
-
-/** The docker CLI with DOCKER_HOST=`host` and a config dir of its own; `input` is piped to stdin, then closed. */
-function docker(host: string, configDir: string, args: string[], opts: { input?: Buffer; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<DockerRun> {
-  return new Promise((resolve) => {
-    const started = Date.now();
-    const child = spawn("docker", args, { env: { ...cleanEnv(), DOCKER_HOST: host, DOCKER_CONFIG: configDir, ...opts.env }, stdio: ["pipe", "pipe", "pipe"] });
-    const out: Buffer[] = [];
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => out.push(c));
-    child.stderr.on("data", (c: Buffer) => (stderr += c));
-    child.stdin.on("error", () => undefined);
-    child.stdin.end(opts.input ?? Buffer.alloc(0));
-    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(out).toString("latin1"), stderr, ms: Date.now() - started });
-    });
-  });
-}
 
 function masterPidOf(d: Daemon): number | null {
   const f = readdirSync(d.stateDir).find((n) => n.endsWith(".lock"))!;
@@ -176,13 +154,9 @@ describe("rdhpf's Docker socket with the real docker CLI (compiled binary, real 
     const socketMs = Date.now() - t0;
     const viaSocket = tb.acceptedConnections() - viaSocket0;
 
-    // The docker CLI's ssh:// helper runs plain `ssh` from PATH, and ssh reads the passwd home's
-    // config, not $HOME's: a wrapper first in PATH gives it the test bed's config.
-    const binDir = mkdtempSync(join(tmpdir(), "rdhpf-ssh-wrap-"));
+    const ssh = sshPathWithConfigOf(tb);
     try {
-      writeFileSync(join(binDir, "ssh"), `#!/bin/sh\nexec /usr/bin/ssh -F '${tb.sshConfigFile}' "$@"\n`);
-      chmodSync(join(binDir, "ssh"), 0o755);
-      const env = { PATH: `${binDir}:${process.env.PATH ?? ""}` };
+      const env = ssh.env;
       const viaSsh0 = tb.acceptedConnections();
       const t1 = Date.now();
       for (let i = 0; i < 20; i++) {
@@ -196,7 +170,7 @@ describe("rdhpf's Docker socket with the real docker CLI (compiled binary, real 
       assert.equal(viaSocket, 0);
       assert.ok(viaSsh >= 20, `DOCKER_HOST=ssh:// opened ${viaSsh} connections`);
     } finally {
-      rmSync(binDir, { recursive: true, force: true });
+      ssh.cleanup();
     }
   });
 
