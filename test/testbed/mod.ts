@@ -332,7 +332,7 @@ function forceCommandOf(sp: SshPaths, heavyShellMs: number): string | null {
 }
 
 /** A container start that failed inside runc, not in anything the test asked for. */
-const RUNC_START_RACE = /OCI runtime (create|start) failed: runc (create|start) failed: unable to start container process/;
+export const RUNC_START_RACE = /OCI runtime (create|start) failed: runc (create|start) failed: unable to start container process/;
 
 function dockerCli(socket: string, cliConfigDir: string, args: string[]): Promise<ExecResult> {
   return run(["docker", ...args], {
