@@ -180,7 +180,9 @@ async function socketSection(): Promise<void> {
   const configDir = mkdtempSync(join(tmpdir(), "rdhpf-bench-docker-"));
   const ssh = sshPathWithConfigOf(tb);
   try {
-    await daemon.waitForLog(/docker events stream started/, 60_000);
+    await daemon.waitForLog(/docker events stream started/, 60_000).catch((err: Error) => {
+      throw new Error(`${err.message}; rdhpf's log:\n${daemon.logs().slice(-3000)}`);
+    });
     const st = await daemon.status();
     const clientSocket = st.docker.client_socket;
     const linkFile = readdirSync(daemon.stateDir).find((n) => n.endsWith(".docker.sock"));
