@@ -5,8 +5,10 @@
  * @module
  */
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Testbed } from "../testbed/mod.ts";
 import { cleanEnv, type Daemon } from "./_harness.ts";
 
 /** How one docker command ended; `code` is null when it was killed (timeout). */
@@ -40,4 +42,17 @@ export function runClient(program: string, args: string[], opts: { input?: Buffe
 export function masterPidOf(d: Daemon): number | null {
   const f = readdirSync(d.stateDir).find((n) => n.endsWith(".lock"))!;
   return JSON.parse(readFileSync(join(d.stateDir, f), "utf8")).masterPid;
+}
+
+/**
+ * Environment for `docker` with DOCKER_HOST=ssh://<tb.alias>. The docker
+ * CLI's ssh:// helper runs plain `ssh` from PATH, and ssh reads the passwd
+ * home's config, not $HOME's: a wrapper first in PATH gives it the test
+ * bed's config. cleanup() removes the wrapper.
+ */
+export function sshPathWithConfigOf(tb: Testbed): { env: Record<string, string>; cleanup(): void } {
+  const binDir = mkdtempSync(join(tmpdir(), "rdhpf-ssh-wrap-"));
+  writeFileSync(join(binDir, "ssh"), `#!/bin/sh\nexec /usr/bin/ssh -F '${tb.sshConfigFile}' "$@"\n`);
+  chmodSync(join(binDir, "ssh"), 0o755);
+  return { env: { PATH: `${binDir}:${process.env.PATH ?? ""}` }, cleanup: () => rmSync(binDir, { recursive: true, force: true }) };
 }

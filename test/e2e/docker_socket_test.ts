@@ -6,11 +6,11 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTestbed, type Testbed, testbedSkipReason } from "../testbed/mod.ts";
-import { type DockerRun, docker, masterPidOf } from "./_docker_cli.ts";
+import { type DockerRun, docker, masterPidOf, sshPathWithConfigOf } from "./_docker_cli.ts";
 import { Daemon, freePort, httpGet, rdhpf, requireBinary, waitFor } from "./_harness.ts";
 
 const skip = testbedSkipReason("Docker socket tests");
@@ -171,13 +171,9 @@ describe("rdhpf's Docker socket with the real docker CLI (compiled binary, real 
     const socketConnections = tb.acceptedConnections() - connections0;
     const socketSessions = sessionsOpened(tb) - sessions0;
 
-    // The docker CLI's ssh:// helper runs plain `ssh` from PATH, and ssh reads the passwd home's
-    // config, not $HOME's: a wrapper first in PATH gives it the test bed's config.
-    const binDir = mkdtempSync(join(tmpdir(), "rdhpf-ssh-wrap-"));
+    const ssh = sshPathWithConfigOf(tb);
     try {
-      writeFileSync(join(binDir, "ssh"), `#!/bin/sh\nexec /usr/bin/ssh -F '${tb.sshConfigFile}' "$@"\n`);
-      chmodSync(join(binDir, "ssh"), 0o755);
-      const env = { PATH: `${binDir}:${process.env.PATH ?? ""}` };
+      const env = ssh.env;
       const sshConnections0 = tb.acceptedConnections();
       const sshSessions0 = sessionsOpened(tb);
       const t1 = Date.now();
@@ -196,7 +192,7 @@ describe("rdhpf's Docker socket with the real docker CLI (compiled binary, real 
       assert.ok(sshConnections >= SSH_RUNS, `DOCKER_HOST=ssh:// opened ${sshConnections} connections for ${SSH_RUNS} commands`);
       assert.ok(sshSessions >= SSH_RUNS, `DOCKER_HOST=ssh:// opened ${sshSessions} sessions for ${SSH_RUNS} commands`);
     } finally {
-      rmSync(binDir, { recursive: true, force: true });
+      ssh.cleanup();
     }
   });
 

@@ -226,6 +226,21 @@ describe(`${SUITE}: coexistence and crashes`, { skip: testbedSkipReason(SUITE) }
     assert.deepEqual([...a.leftovers(), ...b.leftovers()], []);
   });
 
+  it("makes every remote command's shell start-up heavy with heavyShellMs, from a script in its own dir", { timeout: 120_000 }, async () => {
+    const tb = await startTestbed({ heavyShellMs: 500 });
+    try {
+      assert.equal(tb.heavyShellMs, 500);
+      const t0 = performance.now();
+      const r = await tb.ssh(["echo", "$RDHPF_TESTBED_SHELL_SLEPT_MS"]);
+      const ms = performance.now() - t0;
+      ok(r, "ssh echo");
+      assert.equal(r.stdout, "500\n", "the session went through the heavy shell script");
+      assert.ok(ms >= 500, `ssh took ${ms.toFixed(0)} ms`);
+    } finally {
+      await tb.stop();
+    }
+  });
+
   it("`scripts/testbed.ts up` removes its test bed on SIGTERM", { timeout: 120_000 }, async () => {
     const up = await spawnUp();
     try {

@@ -25,6 +25,8 @@ export interface SshPaths {
    * kills a session mid-way.
    */
   remoteHome: string;
+  /** sshd's ForceCommand when the test bed's shell start-up is made heavy: sleeps, then runs the client's command. */
+  heavyShellScript: string;
 }
 
 /** Paths under the test bed dir. */
@@ -39,6 +41,7 @@ export function sshPaths(dir: string): SshPaths {
     sshdPidFile: join(dir, "sshd.pid"),
     sshdLog: join(dir, "sshd.log"),
     remoteHome: join(dir, "home"),
+    heavyShellScript: join(dir, "heavy_shell.sh"),
   };
 }
 
@@ -69,6 +72,12 @@ export interface SshdSettings {
   dockerSocket: string;
   extraConfig: readonly string[];
   usePam: boolean;
+  /**
+   * A ForceCommand that every session runs instead of the client's command
+   * (it then runs that command itself), or null. Not BASH_ENV: bash started
+   * by sshd reads ~/.bashrc and returns before it would look at BASH_ENV.
+   */
+  forceCommand: string | null;
 }
 
 /**
@@ -103,6 +112,7 @@ export function sshdConfigText(p: SshPaths, s: SshdSettings): string {
     "PermitRootLogin prohibit-password",
     `UsePAM ${s.usePam ? "yes" : "no"}`,
     `SetEnv ${[...given, ...defaults].join(" ")}`,
+    ...(s.forceCommand ? [`ForceCommand ${s.forceCommand}`] : []),
     "LogLevel INFO",
     "AllowTcpForwarding yes",
     "AllowStreamLocalForwarding yes",
@@ -135,6 +145,27 @@ export async function writeSshdConfig(p: SshPaths, s: Omit<SshdSettings, "usePam
   writeFileSync(p.sshdConfig, sshdConfigText(p, { ...s, usePam: rootLocked() }), { mode: 0o600 });
   const r = await run(["/usr/sbin/sshd", "-t", "-f", p.sshdConfig]);
   if (r.code !== 0) throw new Error(`sshd rejected its config ${p.sshdConfig}: ${r.stderr.trim()}`);
+}
+
+/**
+ * Writes the ForceCommand that makes every session's shell start-up take
+ * `ms` longer, as on real hosts whose shell rc runs conda, pyenv or nvm
+ * init. sshd runs it as `<login shell> -c SCRIPT` (so the user's rc is read
+ * as before); it sleeps, then runs the client's command with that shell. It
+ * lives in the test bed's dir: this machine's own dotfiles stay untouched.
+ */
+export function writeHeavyShell(p: SshPaths, ms: number): void {
+  const text = [
+    "#!/bin/sh",
+    "# test bed: a slow shell start-up, like conda/pyenv/nvm init in a shell rc",
+    `sleep ${(ms / 1000).toFixed(3)}`,
+    "# Lets a test see that the session really went through this script.",
+    `export RDHPF_TESTBED_SHELL_SLEPT_MS=${ms}`,
+    'if [ -n "$SSH_ORIGINAL_COMMAND" ]; then exec "${SHELL:-/bin/sh}" -c "$SSH_ORIGINAL_COMMAND"; fi',
+    'exec "${SHELL:-/bin/sh}" -l',
+    "",
+  ].join("\n");
+  writeFileSync(p.heavyShellScript, text, { mode: 0o755 });
 }
 
 /** known_hosts line for the real host key (bracketed form for a non-22 port, as ssh looks it up). */

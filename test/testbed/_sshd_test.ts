@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { clientConfigText, knownHostsLine, privateRunArgv, sshdConfigText, sshPaths } from "./_sshd.ts";
 
 const p = sshPaths("/tmp/rdhpf-abc123");
-const settings = { listenAddress: "10.200.37.2", port: 22, dockerSocket: "/tmp/rdhpf-abc123/docker.sock", extraConfig: [], usePam: false };
+const settings = { listenAddress: "10.200.37.2", port: 22, dockerSocket: "/tmp/rdhpf-abc123/docker.sock", extraConfig: [], usePam: false, forceCommand: null };
 
 describe("sshdConfigText", () => {
   it("points remote docker commands at the test bed's daemon", () => {
@@ -13,6 +13,10 @@ describe("sshdConfigText", () => {
     const text = sshdConfigText(p, { ...settings, extraConfig: ["SetEnv DOCKER_HOST=unix:///other.sock FOO=1"] });
     const setEnv = text.split("\n").filter((l) => l.startsWith("SetEnv"));
     assert.deepEqual(setEnv, ["SetEnv DOCKER_HOST=unix:///other.sock FOO=1 HOME=/tmp/rdhpf-abc123/home"]);
+  });
+  it("runs every session through the heavy shell script when given one", () => {
+    assert.doesNotMatch(sshdConfigText(p, settings), /ForceCommand/);
+    assert.match(sshdConfigText(p, { ...settings, forceCommand: p.heavyShellScript }), /^ForceCommand \/tmp\/rdhpf-abc123\/heavy_shell\.sh$/m);
   });
   it("puts extra lines first, since sshd keeps the first value of a keyword", () => {
     const text = sshdConfigText(p, { ...settings, extraConfig: ["AllowStreamLocalForwarding no"] });

@@ -32,7 +32,7 @@ import { buildRootfsTar, importImage, TESTBED_IMAGE, TESTBED_INDEX_HTML } from "
 import { addressesInUse, createNetwork, type CutKind, netnsInode, netnsPath, pickSubnet, setLink } from "./_network.ts";
 import { descendantsOf, isAlive, isOurs, processesInNetnsRunning, startTimeOf, terminate } from "./_procs.ts";
 import { claimedSubnets, claimSubnet, forgetRecord, listRecords, registryDir, saveRecord, type TestbedRecord, testbedBaseDir } from "./_registry.ts";
-import { acceptedCount, generateKeys, preparePrivateRun, type SshPaths, sshPaths, startSshd, writeClientFiles, writeSshdConfig } from "./_sshd.ts";
+import { acceptedCount, generateKeys, preparePrivateRun, type SshPaths, sshPaths, startSshd, writeClientFiles, writeHeavyShell, writeSshdConfig } from "./_sshd.ts";
 import { leftoversOf, teardownSync } from "./_teardown.ts";
 
 export type { ExecResult } from "./_exec.ts";
@@ -84,6 +84,8 @@ export interface Testbed {
   dir: string;
   /** How long start-up took. */
   timings: TestbedTimings;
+  /** Extra start-up time of each remote command's shell (StartTestbedOptions.heavyShellMs); 0 when not made heavy. */
+  heavyShellMs: number;
   /** docker CLI against the namespace's daemon; never throws on non-zero exit. */
   docker(args: string[]): Promise<ExecResult>;
   /** docker CLI against the second dockerd (throws without one); never throws on non-zero exit. */
@@ -130,6 +132,13 @@ export interface StartTestbedOptions {
    * mounted over /run; this machine's /run is never touched.
    */
   secondDockerd?: boolean;
+  /**
+   * Makes every remote command's shell start-up take this much longer (a
+   * ForceCommand script in the test bed's dir sleeps, then runs the
+   * command), as on real hosts whose shell rc runs conda, pyenv or nvm
+   * init. Default 0.
+   */
+  heavyShellMs?: number;
 }
 
 /**
@@ -265,6 +274,7 @@ export async function startTestbed(opts: StartTestbedOptions = {}): Promise<Test
     if (privateRun) preparePrivateRun(privateRun);
     const docker = (args: string[]) => dockerCli(dp.dockerSocket, dp.cliConfigDir, args);
     const extra = opts.sshdExtraConfig ?? [];
+    const heavyShellMs = opts.heavyShellMs ?? 0;
     const dockerSide = (async () => {
       const [iptables, tarFile] = await Promise.all([iptablesUsable(rec.netns), buildRootfsTar(dir)]);
       rec.pids.containerd = await startContainerd(rec.netns, dp);
@@ -289,7 +299,8 @@ export async function startTestbed(opts: StartTestbedOptions = {}): Promise<Test
     })();
     const sshSide = (async () => {
       await generateKeys(sp, name);
-      await writeSshdConfig(sp, { listenAddress: subnet.remoteAddress, port: SSH_PORT, dockerSocket: dp.dockerSocket, extraConfig: extra });
+      if (heavyShellMs > 0) writeHeavyShell(sp, heavyShellMs);
+      await writeSshdConfig(sp, { listenAddress: subnet.remoteAddress, port: SSH_PORT, dockerSocket: dp.dockerSocket, extraConfig: extra, forceCommand: forceCommandOf(sp, heavyShellMs) });
       writeClientFiles(sp, name, subnet.remoteAddress, SSH_PORT);
       rec.pids.sshd = await startSshd(rec.netns, sp, { privateRun: privateRun ? { runDir: privateRun, testbedPrefix: join(testbedBaseDir(), "rdhpf-") } : undefined });
       saveRecord(rec);
@@ -307,7 +318,7 @@ export async function startTestbed(opts: StartTestbedOptions = {}): Promise<Test
       sshdReadyMs: s.value,
     };
     log.info("Test bed up", { name, remoteAddress: rec.remoteAddress, ...timings });
-    return new RunningTestbed(rec, sp, dp, dp2, extra, { iptables: d.value.iptables, userlandProxy: opts.userlandProxy }, timings);
+    return new RunningTestbed(rec, sp, dp, dp2, extra, { iptables: d.value.iptables, userlandProxy: opts.userlandProxy }, timings, heavyShellMs);
   } catch (err) {
     live.delete(rec);
     const left = teardownSync(rec);
@@ -316,8 +327,13 @@ export async function startTestbed(opts: StartTestbedOptions = {}): Promise<Test
   }
 }
 
+/** ForceCommand of the test bed's sshd: the heavy shell script, when the shell is made heavy. */
+function forceCommandOf(sp: SshPaths, heavyShellMs: number): string | null {
+  return heavyShellMs > 0 ? sp.heavyShellScript : null;
+}
+
 /** A container start that failed inside runc, not in anything the test asked for. */
-const RUNC_START_RACE = /OCI runtime (create|start) failed: runc (create|start) failed: unable to start container process/;
+export const RUNC_START_RACE = /OCI runtime (create|start) failed: runc (create|start) failed: unable to start container process/;
 
 function dockerCli(socket: string, cliConfigDir: string, args: string[]): Promise<ExecResult> {
   return run(["docker", ...args], {
@@ -351,6 +367,7 @@ class RunningTestbed implements Testbed {
     private sshdExtra: string[],
     private readonly dockerdFlags: DockerdFlags,
     readonly timings: TestbedTimings,
+    readonly heavyShellMs: number,
   ) {
     this.name = rec.name;
     this.netns = rec.netns;
@@ -426,7 +443,7 @@ class RunningTestbed implements Testbed {
     this.rec.pids.sshd = undefined;
     saveRecord(this.rec);
     if (opts.extraConfig) this.sshdExtra = opts.extraConfig;
-    await writeSshdConfig(this.sp, { listenAddress: this.remoteAddress, port: this.sshPort, dockerSocket: this.dockerSocket, extraConfig: this.sshdExtra });
+    await writeSshdConfig(this.sp, { listenAddress: this.remoteAddress, port: this.sshPort, dockerSocket: this.dockerSocket, extraConfig: this.sshdExtra, forceCommand: forceCommandOf(this.sp, this.heavyShellMs) });
     this.rec.pids.sshd = await startSshd(this.netns, this.sp, { privateRun: this.rec.second ? { runDir: join(this.dir, "run"), testbedPrefix: join(testbedBaseDir(), "rdhpf-") } : undefined });
     saveRecord(this.rec);
   }
