@@ -26,6 +26,7 @@ import { isRunning, signalPid, terminateChild } from "../process/mod.ts";
 import type { SshContext } from "./argv.ts";
 import { classifySshStderr, SshConnectError, type SshErrorKind } from "./errors.ts";
 import { runSsh, spawnSsh } from "./process.ts";
+import { MUX_PROBE_TIMEOUT_MS, probeMaster } from "./mux_probe.ts";
 
 const log = getLogger(["rdhpf", "ssh"]);
 
@@ -263,9 +264,9 @@ export class SshMaster implements MasterLog {
       return; // nothing there
     }
     if (isSocket) {
-      const r = await runSsh({ kind: "check" }, this.ctx, { timeoutMs: 5000 });
-      if (r.code === 0) {
-        const pid = /pid=(\d+)/.exec(r.stderr)?.[1];
+      const r = await probeMaster(path);
+      if (r.alive) {
+        const pid = r.pid;
         throw new SshConnectError(
           "control-socket-in-use",
           `another SSH master${pid ? ` (pid ${pid})` : ""} already serves the control socket ${path}`,
@@ -277,10 +278,14 @@ export class SshMaster implements MasterLog {
     rmSync(path, { force: true });
   }
 
-  /** True when the master answers `-O check` through its socket. */
-  async check(): Promise<boolean> {
-    const r = await runSsh({ kind: "check" }, this.ctx, { timeoutMs: 5000 });
-    return r.code === 0;
+  /**
+   * True when the master answers an alive check on its control socket,
+   * spoken directly in the mux protocol (mux_probe.ts): no ssh process is
+   * started, which keeps the 15 s health check free of forks. A master that
+   * does not answer within `timeoutMs` counts as dead.
+   */
+  async check(timeoutMs = MUX_PROBE_TIMEOUT_MS): Promise<boolean> {
+    return (await probeMaster(this.ctx.controlPath, timeoutMs)).alive;
   }
 
   /**
