@@ -145,7 +145,7 @@ try {
         process.kill(masterPid, "SIGKILL");
         await timeUntil(() => isRefused(PORT0), t0, 5000);
         back.push(await timeUntil(async () => (await httpGet(PORT0, "127.0.0.1", 200)) !== null, t0));
-        // Let the new session settle before the next kill.
+        // Let the new session live past REPLACE_AT_ONCE_AFTER_MS (5 s) before the next kill.
         await new Promise((r) => setTimeout(r, 6000));
       }
       console.log(`recovery, master SIGKILLed → forward answers again: ${stats(back)}`);
