@@ -3,7 +3,7 @@
  * remote Docker host on this machine (docs/performance.md, "Start-up, idle
  * cost and recovery"). A script, not a test: it asserts nothing, it reports.
  *
- *   bun scripts/bench_lifecycle.ts [--only startup,idle,recovery,cli] [--samples 10] [--idle-s 120]
+ *   bun scripts/bench_lifecycle.ts [--only startup,idle,recovery,cli] [--samples 10] [--idle-s 120] [--port0 26000]
  *
  * - startup: spawn → the first of 5 running containers' forwards answers HTTP
  *   (endpoint cached from an earlier start, as on every start but the first).
@@ -27,7 +27,7 @@ const ONLY = new Set(arg("only", "startup,idle,recovery,cli").split(","));
 const SAMPLES = Number(arg("samples", "10"));
 const IDLE_S = Number(arg("idle-s", "120"));
 const CONTAINERS = 5;
-const PORT0 = 26000;
+const PORT0 = Number(arg("port0", "26000"));
 
 function stats(xs: number[]): string {
   const s = [...xs].sort((a, b) => a - b);
