@@ -5,9 +5,20 @@
  *
  * @module
  */
-import { main } from "./cli/mod.ts";
+import { versionLine } from "./version.ts";
 
-const code = await main(process.argv.slice(2));
+const argv = process.argv.slice(2);
+/** `rdhpf --version` answers without loading the command tree (commander and every command's modules). */
+const VERSION_ONLY = [["--version"], ["-V"], ["version"]];
+
+let code: number;
+if (VERSION_ONLY.some((v) => v.length === argv.length && v.every((a, i) => a === argv[i]))) {
+  process.stdout.write(`${versionLine()}\n`);
+  code = 0;
+} else {
+  const { main } = await import("./cli/mod.ts");
+  code = await main(argv);
+}
 process.exitCode = code;
 // Bun's process.exit() drops what a pipe has not taken yet: a 3 MB
 // `status --format json | jq` arrived cut at 128 KiB. Ending stdout waits for

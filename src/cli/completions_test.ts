@@ -220,8 +220,8 @@ describe("completionsCommand", () => {
 });
 
 describe("completions of the real program", () => {
-  it("offer doctor with its --format values and file names for -F", () => {
-    const doctor = completionModel(buildProgram()).find((n) => n.path === "rdhpf doctor");
+  it("offer doctor with its --format values and file names for -F", async () => {
+    const doctor = completionModel(await buildProgram()).find((n) => n.path === "rdhpf doctor");
     assert.ok(doctor, "rdhpf doctor is completed");
     assert.deepEqual(doctor.options.find((o) => o.long === "--format")?.choices, ["text", "json"]);
     assert.equal(doctor.options.find((o) => o.short === "-F")?.files, true);

@@ -7,16 +7,36 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { formatError, RdhpfError } from "../errors.ts";
 import { versionLine } from "../version.ts";
-import { completionsCommand } from "./completions.ts";
-import { contextCommand } from "./context.ts";
-import { doctorCommand } from "./doctor.ts";
-import { envCommand } from "./env.ts";
-import { runCommand } from "./run.ts";
-import { serviceCommand } from "./service.ts";
-import { statusCommand } from "./status.ts";
-import { waitCommand } from "./wait.ts";
 
-export function buildProgram(): Command {
+/**
+ * Each command's module, imported only when that command runs: `rdhpf
+ * status` does not pay for loading the daemon, doctor or service code
+ * (start-up figures in docs/performance.md). Listed in help order.
+ */
+const COMMANDS: ReadonlyArray<readonly [name: string, load: (getProgram: () => Command) => Promise<Command>]> = [
+  ["run", async () => (await import("./run.ts")).runCommand()],
+  ["status", async () => (await import("./status.ts")).statusCommand()],
+  ["wait", async () => (await import("./wait.ts")).waitCommand()],
+  ["service", async () => (await import("./service.ts")).serviceCommand()],
+  ["doctor", async () => (await import("./doctor.ts")).doctorCommand()],
+  ["env", async () => (await import("./env.ts")).envCommand()],
+  ["context", async () => (await import("./context.ts")).contextCommand()],
+  ["completions", async (getProgram) => (await import("./completions.ts")).completionsCommand(getProgram)],
+];
+
+/**
+ * The command names `argv` needs: just the one it runs, or all of them for
+ * the top-level help, an unknown command and the completion scripts (which
+ * describe the whole tree).
+ */
+export function commandsNeeded(argv: readonly string[]): string[] {
+  const all = COMMANDS.map(([name]) => name);
+  const first = argv[0];
+  return first !== undefined && first !== "completions" && all.includes(first) ? [first] : all;
+}
+
+/** The command tree with the commands `only` names (default: all). */
+export async function buildProgram(only: readonly string[] = COMMANDS.map(([name]) => name)): Promise<Command> {
   const program = new Command("rdhpf")
     .description("Remote Docker Host Port Forwarder: every TCP port published on a remote Docker host (DOCKER_HOST=ssh://...) reachable on localhost, over one SSH connection")
     .version(versionLine(), "-V, --version", "print the version and exit")
@@ -35,14 +55,8 @@ Examples:
 Environment: RDHPF_HOST (default TARGET), DOCKER_HOST (used when ssh://), then
 DOCKER_CONTEXT or the current docker context (used when its endpoint is ssh://),
 RDHPF_LOG_LEVEL, RDHPF_STATE_DIR (runtime dir), NO_COLOR.`);
-  program.addCommand(runCommand());
-  program.addCommand(statusCommand());
-  program.addCommand(waitCommand());
-  program.addCommand(serviceCommand());
-  program.addCommand(doctorCommand());
-  program.addCommand(envCommand());
-  program.addCommand(contextCommand());
-  program.addCommand(completionsCommand(() => program));
+  const loaded = await Promise.all(COMMANDS.filter(([name]) => only.includes(name)).map(([, load]) => load(() => program)));
+  for (const cmd of loaded) program.addCommand(cmd);
   program.addCommand(
     new Command("version").description("print the version and exit").action(() => {
       console.log(versionLine());
@@ -56,7 +70,7 @@ RDHPF_LOG_LEVEL, RDHPF_STATE_DIR (runtime dir), NO_COLOR.`);
 
 /** Runs the CLI; resolves with the exit status. */
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(commandsNeeded(argv));
   try {
     await program.parseAsync(argv, { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : 0;

@@ -41,7 +41,7 @@ import type { DockerSocketServer } from "./docker_socket.ts";
 import { DockerWatch } from "./docker_watch.ts";
 import type { InstanceLock } from "./lock.ts";
 import { Reconciler, type ReconcilerOptions } from "./reconciler.ts";
-import { type ReconnectCause, reconnectPlan } from "./reconnect_plan.ts";
+import { REPLACE_AT_ONCE_AFTER_MS, type ReconnectCause, reconnectPlan } from "./reconnect_plan.ts";
 import { ROUTE_PROBE_INTERVAL_MS, ROUTE_PROBE_TIMEOUT_MS, RouteWatch } from "./route_watch.ts";
 import { startSessionTimers } from "./session_timers.ts";
 import { forwardsSettled, type HoldOutcome, runStartHold } from "./start_hold.ts";
@@ -93,6 +93,13 @@ async function beforeDeadline<T>(work: Promise<T>, deadline: number): Promise<T 
     clearTimeout(timer);
   }
 }
+
+/**
+ * Deadline of the one TCP probe after a lost session (does the path answer?).
+ * A healthy path answers in about a millisecond; a silent one costs this
+ * much before the backoff, which then applies anyway.
+ */
+const PATH_CHECK_TIMEOUT_MS = 300;
 
 class SessionEnded extends Error {}
 /** An ssh attempt given up because the path came back while it hung on the dead one. */
@@ -241,8 +248,10 @@ export class Engine {
     while (!signal.aborted) {
       let cause: ReconnectCause = { why: "attempt-failed", kind: null };
       try {
-        const endedBy = await this.session(signal, attempt + 1, watchPath, () => { attempt = 0; });
-        cause = { why: "session-lost", kind: endedBy };
+        const ended = await this.session(signal, attempt + 1, watchPath, () => { attempt = 0; });
+        // Probed only where it decides something: the first loss of a streak, after a session that lived.
+        const probePath = attempt === 0 && ended.livedMs >= REPLACE_AT_ONCE_AFTER_MS && !signal.aborted;
+        cause = { why: "session-lost", kind: ended.kind, livedMs: ended.livedMs, pathAnswers: probePath ? await this.pathAnswers() : null };
       } catch (err) {
         if (err instanceof PathBack) {
           cause = { why: "path-back" };
@@ -268,6 +277,12 @@ export class Engine {
       log.info("Reconnecting", { in_ms: plan.delayMs, attempt });
       await this.waitBeforeRetry(plan.delayMs, watchPath, signal);
     }
+  }
+
+  /** Whether the host's SSH port accepts a TCP connection now; null when ssh does not dial it directly. */
+  private async pathAnswers(): Promise<boolean | null> {
+    const probe = this.opts.routeProbe;
+    return probe ? await connects({ host: probe.host, port: probe.port }, PATH_CHECK_TIMEOUT_MS) : null;
   }
 
   /** The backoff delay, cut short when the network path to a directly dialled host comes back. */
@@ -313,8 +328,10 @@ export class Engine {
    * established session ends, returns the kind of the master's failure
    * (e.g. "timeout": its keepalive went unanswered), or null.
    */
-  private async session(signal: AbortSignal, attempt: number, watchPath: boolean, onHealthy: () => void): Promise<SshErrorKind | null> {
+  private async session(signal: AbortSignal, attempt: number, watchPath: boolean, onHealthy: () => void): Promise<{ kind: SshErrorKind | null; livedMs: number }> {
     let masterFailure: SshErrorKind | null = null;
+    let connectedMs: number | null = null;
+    const ended = () => ({ kind: masterFailure, livedMs: connectedMs === null ? 0 : Date.now() - connectedMs });
     const sessionAbort = new AbortController();
     const endSession = (reason: string) => {
       if (!sessionAbort.signal.aborted) {
@@ -346,7 +363,8 @@ export class Engine {
         await this.startMaster(master, watchPath, signal);
       }
       this.mux.attachMasterLog(master);
-      if (sessionAbort.signal.aborted) return masterFailure;
+      if (sessionAbort.signal.aborted) return ended();
+      connectedMs = Date.now();
       this.opts.lock.setMasterPid(master.pid);
       this.store.connected(master.pid, this.everConnected, !adopt);
       this.everConnected = true;
@@ -362,7 +380,7 @@ export class Engine {
       } finally {
         stopTimers();
       }
-      return masterFailure;
+      return ended();
     } finally {
       signal.removeEventListener("abort", onOuterAbort);
       sessionAbort.abort(new SessionEnded("session over"));

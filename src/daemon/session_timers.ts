@@ -1,6 +1,10 @@
 /**
  * The timers of one SSH session: a health check of the master every 15 s,
  * a resync (reconcile from the full list) every 30 s, and wake detection.
+ * None of them starts a process: the health check is the mux protocol's
+ * alive check on the control socket (src/ssh/mux_probe.ts, deadline 5 s, so
+ * a master that accepts but no longer answers ends the session within 20 s),
+ * the resync one Engine API list.
  *
  * Wake detection rides on the health timer: a laptop that slept, or an
  * rdhpf that was stopped (SIGSTOP, a debugger), sees that timer fire late.
@@ -26,7 +30,7 @@ export function wokeAfterGap(nowMs: number, lastTickMs: number, intervalMs: numb
 export interface SessionTimerOptions {
   healthIntervalMs: number;
   resyncIntervalMs: number;
-  /** Whether the master still answers (`ssh -O check`). */
+  /** Whether the master still answers (its alive check on the control socket). */
   checkMaster: () => Promise<boolean>;
   requestReconcile: () => void;
   /** Asks the Docker engine for a sign of life; rejects when none comes. Absent while there is no link. */

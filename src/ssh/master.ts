@@ -11,7 +11,8 @@
  *
  * Measured with OpenSSH 9.2:
  * - The control socket appears once the connection is authenticated; then
- *   `-O check` answers in about 5 ms.
+ *   `-O check` answers in about 5 ms, and the mux protocol's own alive check
+ *   (mux_probe.ts, no process) in about 1 ms.
  * - `-O exit` and SIGTERM end the master with its socket removed (exit 0);
  *   SIGKILL leaves a stale socket file behind, which `start()` clears.
  * - A master started on a path where a socket file already exists logs in
@@ -34,6 +35,7 @@ import type { SshContext } from "./argv.ts";
 import { classifySshStderr, SshConnectError, type SshErrorKind } from "./errors.ts";
 import { MasterStderrFile } from "./master_stderr.ts";
 import { runSsh, spawnSsh } from "./process.ts";
+import { MUX_PROBE_TIMEOUT_MS, probeMaster } from "./mux_probe.ts";
 
 const log = getLogger(["rdhpf", "ssh"]);
 
@@ -318,7 +320,9 @@ export class SshMaster implements MasterLog {
         );
       }
       if (existsSync(socketPath) && (await this.check())) break;
-      await sleep(20);
+      // Cheap to poll often: a stat, and once the socket exists an alive
+      // check over it (mux_probe.ts, ~1 ms), no process.
+      await sleep(5);
     }
 
     this.ownsSocket = true;
@@ -375,9 +379,9 @@ export class SshMaster implements MasterLog {
       return; // nothing there
     }
     if (isSocket) {
-      const r = await runSsh({ kind: "check" }, this.ctx, { timeoutMs: 5000 });
-      if (r.code === 0) {
-        const pid = /pid=(\d+)/.exec(r.stderr)?.[1];
+      const r = await probeMaster(path);
+      if (r.alive) {
+        const pid = r.pid;
         throw new SshConnectError(
           "control-socket-in-use",
           `another SSH master${pid ? ` (pid ${pid})` : ""} already serves the control socket ${path}`,
@@ -389,10 +393,14 @@ export class SshMaster implements MasterLog {
     rmSync(path, { force: true });
   }
 
-  /** True when the master answers `-O check` through its socket. */
-  async check(): Promise<boolean> {
-    const r = await runSsh({ kind: "check" }, this.ctx, { timeoutMs: 5000 });
-    return r.code === 0;
+  /**
+   * True when the master answers an alive check on its control socket,
+   * spoken directly in the mux protocol (mux_probe.ts): no ssh process is
+   * started, which keeps the 15 s health check free of forks. A master that
+   * does not answer within `timeoutMs` counts as dead.
+   */
+  async check(timeoutMs = MUX_PROBE_TIMEOUT_MS): Promise<boolean> {
+    return (await probeMaster(this.ctx.controlPath, timeoutMs)).alive;
   }
 
   /**

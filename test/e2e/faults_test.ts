@@ -38,12 +38,23 @@ describe("rdhpf heals itself (compiled binary, real sshd + dockerd)", { skip }, 
     await tb?.stop();
   });
 
-  it("reconnects within 10 s after the ControlMaster is SIGKILLed", async () => {
+  it("replaces a SIGKILLed ControlMaster at once, without a backoff: forwards answer again within 3 s", async () => {
+    // A session younger than REPLACE_AT_ONCE_AFTER_MS (5 s) would back off first.
+    await new Promise((r) => setTimeout(r, 5500));
     const { masterPid } = lockOf(daemon);
     assert.ok(masterPid);
+    const t0 = performance.now();
     process.kill(masterPid, "SIGKILL");
-    await waitFor("forward gone with the master", () => isRefused(25001), 2000);
-    await waitFor("forward back", () => httpGet(25001), 10_000);
+    await waitFor("forward gone with the master", () => isRefused(25001), 2000, 2);
+    await waitFor("forward back", () => httpGet(25001, "127.0.0.1", 200), 10_000, 2);
+    const backMs = performance.now() - t0;
+    console.log(`forward answered again ${backMs.toFixed(0)} ms after the master's SIGKILL`);
+    // The old plan waited a 1 s backoff first (1.7 s in all on a quiet
+    // machine); now only the new connection and the Docker link count
+    // (~0.3-0.4 s quiet, 0.7-2.5 s on this shared machine under load 20-30,
+    // hence the wall bound; the plan itself is checked exactly).
+    assert.match(daemon.logs(), /msg=Reconnecting in_ms=0 attempt=1/, "the first reconnect after the kill did not wait");
+    assert.ok(backMs < 3000, `forward back after ${backMs.toFixed(0)} ms`);
     const st = await daemon.status();
     assert.equal(st.ssh.reconnects, 1);
     assert.notEqual(st.ssh.master_pid, masterPid);

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { type AddressInfo, createServer } from "node:net";
 import { type MasterExitInfo, SshConnectError, SshMaster } from "../../src/ssh/master.ts";
+import { probeMaster } from "../../src/ssh/mux_probe.ts";
 import { resolveTarget, instanceIdentity } from "../../src/ssh/resolve.ts";
 import { parseTarget } from "../../src/ssh/target.ts";
 import { startTestbed, type Testbed, testbedSkipReason } from "../testbed/mod.ts";
@@ -59,6 +60,33 @@ describe("SshMaster against a real sshd", { skip }, () => {
       await master.start(); // already running: no second connection
       assert.equal(tb.acceptedConnections() - before, 1);
       process.stderr.write(`    master ready after ${Math.round(startMs)} ms\n`);
+    } finally {
+      await master.stop();
+    }
+  });
+
+  it("answers the mux alive check with its own pid, and a stopped (hung) master fails it within the deadline", async () => {
+    const ctx = contextFor(tb, rt.dir);
+    const master = new SshMaster(ctx);
+    await master.start();
+    try {
+      const times: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const t0 = performance.now();
+        assert.deepEqual(await probeMaster(ctx.controlPath, 2000), { alive: true, pid: master.pid });
+        times.push(performance.now() - t0);
+      }
+      times.sort((a, b) => a - b);
+      process.stderr.write(`    mux alive check: p50 ${times[10]!.toFixed(2)} ms, max ${times[19]!.toFixed(2)} ms\n`);
+      process.kill(master.pid!, "SIGSTOP");
+      try {
+        const t0 = performance.now();
+        assert.equal(await master.check(300), false);
+        assert.ok(performance.now() - t0 < 1000);
+      } finally {
+        process.kill(master.pid!, "SIGCONT");
+      }
+      assert.equal(await master.check(), true, "alive again once continued");
     } finally {
       await master.stop();
     }
