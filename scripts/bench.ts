@@ -6,12 +6,14 @@
  *   npm run bench [-- --samples 30 --burst 50 --idle-s 60]
  *   npm run bench -- --only ports    port forwarding: start-up, add/remove latency, burst, idle
  *   npm run bench -- --only socket   rdhpf's Docker socket vs DOCKER_HOST=ssh:// [--cli-samples 20 --api-samples 500 --heavy-shell-ms 500]
+ *   npm run bench -- --only hold     the start hold: first-try connects after docker run, with and without it [--hold-runs 200]
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { Agent, get } from "node:http";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { docker, sshPathWithConfigOf } from "../test/e2e/_docker_cli.ts";
+import { percentile, runThenConnectOnce } from "../test/e2e/_first_try.ts";
 import { Daemon, httpGet, isRefused, waitFor } from "../test/e2e/_harness.ts";
 import { RUNC_START_RACE, startTestbed, type Testbed } from "../test/testbed/mod.ts";
 
@@ -25,8 +27,11 @@ const IDLE_S = arg("idle-s", 60);
 const CLI_SAMPLES = arg("cli-samples", 20);
 const API_SAMPLES = arg("api-samples", 500);
 const HEAVY_SHELL_MS = arg("heavy-shell-ms", 500);
-const ONLY = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : null;
-if (ONLY !== null && ONLY !== "ports" && ONLY !== "socket") throw new Error(`--only ${ONLY}: expected ports or socket`);
+const HOLD_RUNS = arg("hold-runs", 200);
+const SECTIONS = ["ports", "socket", "hold"] as const;
+const ONLY = process.argv.includes("--only") ? (process.argv[process.argv.indexOf("--only") + 1] ?? "") : null;
+if (ONLY !== null && !(SECTIONS as readonly string[]).includes(ONLY)) throw new Error(`--only ${ONLY}: expected one of ${SECTIONS.join(", ")}`);
+const runs = (section: (typeof SECTIONS)[number]) => ONLY === null || ONLY === section;
 
 /** The p-th percentile (nearest rank) of xs. */
 function quantile(xs: number[], p: number): number {
@@ -247,7 +252,40 @@ async function socketSection(): Promise<void> {
   }
 }
 
+/**
+ * The start hold: `docker run -d -p P:80 … && connect once to 127.0.0.1:P`
+ * through rdhpf's socket, HOLD_RUNS times with the hold and HOLD_RUNS times
+ * with `--no-start-hold` (the event path alone), and what the hold added by
+ * the daemon's own count.
+ */
+async function holdSection(): Promise<void> {
+  const tb = await startTestbed();
+  const configDir = mkdtempSync(join(tmpdir(), "rdhpf-bench-docker-"));
+  try {
+    console.log(`start hold: docker run -d -p P:80 then ONE connect to 127.0.0.1:P, ${HOLD_RUNS} times each way, through rdhpf's socket`);
+    for (const [label, args] of [["hold on", []], ["hold off (--no-start-hold, event path only)", ["--no-start-hold"]]] as const) {
+      const daemon = new Daemon(tb, [...args]);
+      try {
+        await daemon.waitForLog(/docker events stream started/, 60_000);
+        const socket = `unix://${(await daemon.status()).docker.client_socket}`;
+        const r = await runThenConnectOnce((a) => docker(socket, configDir, a), tb.image, `bench-${args.length}`, HOLD_RUNS);
+        const hold = (await daemon.status()).start_hold;
+        const added = hold.enabled ? `; the hold added p50 ${hold.added_ms.p50} ms, p99 ${hold.added_ms.p99} ms (${hold.holds} holds: ${hold.ready} ready, ${hold.timeouts} timeouts, ${hold.errors} errors)` : "";
+        const retried = r.runtimeFailures > 0 ? ` (${r.runtimeFailures} runs failed in runc and were taken again)` : "";
+        console.log(`  ${label}: ${r.firstTry} of ${HOLD_RUNS} connected at the first try, ${r.answered} answered by httpd${retried}; docker run -d p50 ${percentile(r.runMs, 50)} ms, p99 ${percentile(r.runMs, 99)} ms${added}`);
+      } finally {
+        await daemon.stop("SIGTERM");
+        daemon.cleanup();
+      }
+    }
+  } finally {
+    rmSync(configDir, { recursive: true, force: true });
+    await tb.stop();
+  }
+}
+
 console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${process.platform}-${process.arch}; load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
-if (ONLY !== "socket") await portsSection();
-if (ONLY !== "ports") await socketSection();
+if (runs("ports")) await portsSection();
+if (runs("socket")) await socketSection();
+if (runs("hold")) await holdSection();
 console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);

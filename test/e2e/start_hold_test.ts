@@ -16,30 +16,16 @@ import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTestbed, type Testbed, testbedSkipReason } from "../testbed/mod.ts";
-import net from "node:net";
+import { type DockerRun, docker as dockerCli } from "./_docker_cli.ts";
+import { percentile, runThenConnectOnce, tryOnce } from "./_first_try.ts";
 import { cleanEnv, Daemon, freePort, requireBinary } from "./_harness.ts";
+
+/** The docker CLI through rdhpf's socket at `socketPath`. */
+const docker = (socketPath: string, configDir: string, args: string[]) => dockerCli(`unix://${socketPath}`, configDir, args);
 
 const skip = testbedSkipReason("start hold tests");
 const RUNS = 30;
 const TESTCONTAINERS_RUNS = 20;
-
-interface DockerRun { code: number | null; stdout: string; stderr: string; ms: number }
-
-function docker(socketPath: string, configDir: string, args: string[]): Promise<DockerRun> {
-  return new Promise((resolve) => {
-    const started = performance.now();
-    const child = spawn("docker", args, { env: { ...cleanEnv(), DOCKER_HOST: `unix://${socketPath}`, DOCKER_CONFIG: configDir }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c));
-    child.stderr.on("data", (c: Buffer) => (stderr += c));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: performance.now() - started });
-    });
-  });
-}
 
 /** One raw `GET /v1.41/containers/json` on a new connection to the socket; its time in ms. */
 function rawList(socketPath: string): Promise<number> {
@@ -52,68 +38,6 @@ function rawList(socketPath: string): Promise<number> {
     req.on("error", reject);
     req.end();
   });
-}
-
-/**
- * ONE attempt on 127.0.0.1:`port`: connected (the forward was there: without
- * it nothing listens and the connect is refused) and answered (the
- * container's httpd replied over it, which also needs httpd to be up).
- */
-function tryOnce(port: number, timeoutMs = 3000): Promise<{ connected: boolean; answered: boolean }> {
-  return new Promise((resolve) => {
-    let connected = false;
-    let data = "";
-    const sock = net.connect({ host: "127.0.0.1", port });
-    const done = () => {
-      clearTimeout(timer);
-      sock.destroy();
-      resolve({ connected, answered: /^HTTP\/1\.[01] 200/.test(data) });
-    };
-    const timer = setTimeout(done, timeoutMs);
-    sock.on("connect", () => {
-      connected = true;
-      sock.write("GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-    });
-    sock.on("data", (d: Buffer) => (data += d.toString("latin1")));
-    sock.on("end", done);
-    sock.on("error", done);
-  });
-}
-
-function percentile(samples: number[], p: number): number {
-  const s = [...samples].sort((a, b) => a - b);
-  return Math.round(s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]! * 10) / 10;
-}
-
-/** `docker run -d -p P:80` then ONE connection attempt to 127.0.0.1:P, RUNS times; the containers are removed after. */
-async function runThenConnectOnce(socketPath: string, configDir: string, image: string, prefix: string): Promise<{ firstTry: number; answered: number; runMs: number[] }> {
-  let firstTry = 0;
-  let answered = 0;
-  let runtimeFailures = 0;
-  const runMs: number[] = [];
-  const names: string[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const port = await freePort();
-    const name = `${prefix}-${i}`;
-    names.push(name);
-    let r = await docker(socketPath, configDir, ["run", "-d", "--name", name, "-p", `${port}:80`, image]);
-    // On a loaded machine runc sometimes fails to create the container ("OCI runtime create failed"):
-    // dockerd's error, passed on unchanged; such a run is retried, and only a run that succeeded counts.
-    for (let retry = 0; r.code !== 0 && /OCI runtime create failed/.test(r.stderr) && retry < 3; retry++) {
-      runtimeFailures++;
-      await docker(socketPath, configDir, ["rm", "-f", name]);
-      r = await docker(socketPath, configDir, ["run", "-d", "--name", name, "-p", `${port}:80`, image]);
-    }
-    assert.equal(r.code, 0, r.stderr);
-    const attempt = await tryOnce(port);
-    if (attempt.connected) firstTry++;
-    if (attempt.answered) answered++;
-    runMs.push(r.ms);
-  }
-  const rm = await docker(socketPath, configDir, ["rm", "-f", ...names]);
-  assert.equal(rm.code, 0, rm.stderr);
-  if (runtimeFailures > 0) console.log(`${prefix}: ${runtimeFailures} docker run failed in runc (dockerd's error) and were retried`);
-  return { firstTry, answered, runMs };
 }
 
 describe("the start hold on rdhpf's Docker socket (compiled binary, real sshd + dockerd, real docker CLI)", { skip }, () => {
@@ -143,7 +67,8 @@ describe("the start hold on rdhpf's Docker socket (compiled binary, real sshd + 
 
   it(`answers on 127.0.0.1:P at the first try after docker run -d -p P:80, ${RUNS} of ${RUNS}`, async () => {
     const socketPath = await startDaemon([]);
-    const { firstTry, answered, runMs } = await runThenConnectOnce(socketPath, configDir, tb.image, "hold");
+    const { firstTry, answered, runMs, runtimeFailures } = await runThenConnectOnce((args) => docker(socketPath, configDir, args), tb.image, "hold", RUNS);
+    if (runtimeFailures > 0) console.log(`${runtimeFailures} docker run failed in runc (dockerd's error) and were retried`);
     measured.on = { runMs, firstTry };
     console.log(`start hold on: ${firstTry} of ${RUNS} connected at the first try, ${answered} of ${RUNS} got httpd's answer on it; docker run -d p50 ${percentile(runMs, 50)} ms, p99 ${percentile(runMs, 99)} ms`);
     if (firstTry < RUNS) console.log(daemon!.logs().split("\n").filter((l) => /start response|Released/.test(l)).join("\n"));
@@ -158,7 +83,7 @@ describe("the start hold on rdhpf's Docker socket (compiled binary, real sshd + 
     try {
       for (const step of [["start"], ["stop", "-t", "0"], ["start"], ["restart", "-t", "0"]]) {
         let r = await docker(socketPath, configDir, [...step, "hold-start"]);
-        // See runThenConnectOnce: runc's failures on a loaded machine are retried.
+        // As in runThenConnectOnce: runc's failures on a loaded machine are retried.
         for (let retry = 0; r.code !== 0 && /OCI runtime create failed/.test(r.stderr) && retry < 3; retry++) r = await docker(socketPath, configDir, [...step, "hold-start"]);
         assert.equal(r.code, 0, r.stderr);
         if (step[0] !== "stop") assert.equal((await tryOnce(port)).connected, true, `port ${port} refused at the first try after docker ${step[0]}`);
@@ -231,7 +156,7 @@ describe("the start hold on rdhpf's Docker socket (compiled binary, real sshd + 
 
   it("without it (--no-start-hold): the same loop, measured for comparison", async () => {
     const socketPath = await startDaemon(["--no-start-hold"]);
-    const { firstTry, answered, runMs } = await runThenConnectOnce(socketPath, configDir, tb.image, "nohold");
+    const { firstTry, answered, runMs } = await runThenConnectOnce((args) => docker(socketPath, configDir, args), tb.image, "nohold", RUNS);
     measured.off = { runMs, firstTry };
     console.log(`start hold off: ${firstTry} of ${RUNS} connected at the first try (${RUNS - firstTry} refused), ${answered} of ${RUNS} got httpd's answer; docker run -d p50 ${percentile(runMs, 50)} ms, p99 ${percentile(runMs, 99)} ms`);
     const h = (await daemon!.status()).start_hold;
