@@ -4,11 +4,13 @@
  * it asserts nothing, it reports. docs/performance.md records its output.
  *
  *   npm run bench [-- --samples 30 --burst 50 --idle-s 60]
+ *   npm run bench -- --only scale [--n 10,100,300 ...]   (see bench_scale.ts)
  */
 import { readFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { Daemon, httpGet, isRefused, waitFor } from "../test/e2e/_harness.ts";
 import { startTestbed, type Testbed } from "../test/testbed/mod.ts";
+import { benchScale } from "./bench_scale.ts";
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -43,6 +45,11 @@ function procStat(pid: number): { rssMb: number; cpuS: number } {
 async function runContainer(tb: Testbed, name: string, port: number): Promise<void> {
   const r = await tb.docker(["run", "-d", "--name", name, "-p", `${port}:80`, tb.image]);
   if (r.code !== 0) throw new Error(`docker run ${name}: ${r.stderr}`);
+}
+
+if (process.argv.includes("--only") && process.argv[process.argv.indexOf("--only") + 1] === "scale") {
+  await benchScale();
+  process.exit(0);
 }
 
 const tb = await startTestbed();

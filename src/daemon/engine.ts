@@ -5,8 +5,8 @@
  * forwards (reconciler.ts), whose results go to the status (status_store.ts).
  *
  *   connect master ──► open Docker link ──► stream events ──► reconcile
- *        ▲                    ▲ (retry ≤5 s)        │ any container event,
- *        └── backoff 1…30 s ──┴──── master exit ◄───┘ every 30 s, after wake
+ *        ▲                    ▲ (retry ≤5 s)        │ a container event: that container;
+ *        └── backoff 1…30 s ──┴──── master exit ◄───┘ link open, every 30 s, wake: full list
  *            (cut short, and a hanging attempt abandoned,
  *             when the path probe sees the network come back)
  *
@@ -34,7 +34,7 @@ import { Coalescer } from "./coalescer.ts";
 import type { DockerSocketServer } from "./docker_socket.ts";
 import { DockerWatch } from "./docker_watch.ts";
 import type { InstanceLock } from "./lock.ts";
-import { Reconciler, type ReconcilerOptions } from "./reconciler.ts";
+import { type ReconcileTrigger, Reconciler, type ReconcilerOptions } from "./reconciler.ts";
 import { type ReconnectCause, reconnectPlan } from "./reconnect_plan.ts";
 import { ROUTE_PROBE_INTERVAL_MS, ROUTE_PROBE_TIMEOUT_MS, RouteWatch } from "./route_watch.ts";
 import { startSessionTimers } from "./session_timers.ts";
@@ -72,7 +72,7 @@ class PathBack extends Error {}
 export class Engine {
   private readonly store: StatusStore;
   private readonly applier: ForwardApplier;
-  private readonly reconciles: Coalescer<number>;
+  private readonly reconciles: Coalescer<ReconcileTrigger>;
   private readonly docker: DockerWatch;
   private master: SshMaster | null = null;
   private readonly mux: Mux;
@@ -90,7 +90,7 @@ export class Engine {
     this.applier = new ForwardApplier(this.muxBackend(), opts.bindAddresses, findPortOwner);
     const publish = () => this.publish();
     const reconciler = new Reconciler(opts, this.applier, this.store, () => this.reconciles.request(), publish);
-    this.docker = new DockerWatch(this.mux, opts.paths, this.store, (atMs) => this.reconciles.request(atMs), publish, (socketPath) => opts.dockerSocket?.setUpstream(socketPath));
+    this.docker = new DockerWatch(this.mux, opts.paths, this.store, (trigger) => this.reconciles.request(trigger), publish, (socketPath) => opts.dockerSocket?.setUpstream(socketPath));
     this.reconciles = new Coalescer(async (triggers) => {
       const link = this.docker.current;
       if (link && this.master) await reconciler.reconcile(link, triggers);
@@ -249,7 +249,7 @@ export class Engine {
 
       const stopTimers = startSessionTimers({
         healthIntervalMs: this.healthIntervalMs, resyncIntervalMs: this.resyncIntervalMs, checkMaster: () => master.check(),
-        requestReconcile: () => this.reconciles.request(), pingDocker: () => this.docker.current?.client.ping(), endSession, signal: sessionAbort.signal,
+        requestReconcile: () => this.reconciles.request({ kind: "list" }), pingDocker: () => this.docker.current?.client.ping(), endSession, signal: sessionAbort.signal,
       });
       try {
         await this.docker.run(sessionAbort.signal, onHealthy);

@@ -10,7 +10,7 @@
 export { EngineClient } from "./client.ts";
 export { ENDPOINT_DISCOVERY_COMMAND, parseEndpoint, readDiscovery, type DiscoveryOutcome } from "./endpoint.ts";
 export { chooseEndpoint } from "./endpoint_choice.ts";
-export { isContainerLifecycleEvent } from "./events.ts";
+export { containerEventEffect, type EventEffect, isContainerLifecycleEvent } from "./events.ts";
 export { currentDockerContext, type DockerContext } from "./local_context.ts";
 export { startDialStdioRelay } from "./relay.ts";
 export { type ObservedContainer, type PublishedPort } from "./types.ts";
