@@ -24,8 +24,10 @@
  * @module
  */
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { cpus, loadavg, totalmem } from "node:os";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { hostKey } from "../src/paths.ts";
 import { cleanEnv, Daemon, httpGet, isRefused } from "../test/e2e/_harness.ts";
 import { startTestbed, type Testbed } from "../test/testbed/mod.ts";
 
@@ -92,7 +94,13 @@ async function docker(tb: Testbed, args: string[]): Promise<void> {
   const r = await tb.docker(args);
   if (r.code !== 0) throw new Error(`docker ${args.join(" ")}: ${r.stderr}`);
 }
-const run = (tb: Testbed, name: string, port: number) => docker(tb, ["run", "-d", "--name", name, "-p", `${port}:80`, tb.image]);
+/** docker run; dockerd 20.10's runc fails a start now and then under load ("cannot start a stopped process"): one retry. */
+async function run(tb: Testbed, name: string, port: number): Promise<void> {
+  const args = ["run", "-d", "--name", name, "-p", `${port}:80`, tb.image];
+  if ((await tb.docker(args)).code === 0) return;
+  await tb.docker(["rm", "-f", name]);
+  await docker(tb, args);
+}
 
 /** Starts containers scale<i> for i in [from, to), a few at a time. */
 async function startRange(tb: Testbed, from: number, to: number): Promise<void> {
@@ -103,6 +111,18 @@ async function startRange(tb: Testbed, from: number, to: number): Promise<void> 
       await run(tb, `scale${i}`, BASE_PORT + i);
     }
   }));
+}
+
+/**
+ * A state directory whose endpoint cache already names the test bed's
+ * dockerd, as a second start finds it: the start then does not wait for a
+ * remote login shell (the discovery command), which is not what this
+ * benchmark measures. The re-check still runs, beside the link.
+ */
+function stateDirWithEndpoint(tb: Testbed): string {
+  const dir = mkdtempSync(join(tmpdir(), "rdhpf-bench-"));
+  writeFileSync(join(dir, `${hostKey(`root@${tb.remoteAddress}:${tb.sshPort}`)}.docker-endpoint`), `unix://${tb.dockerSocket}\n`);
+  return dir;
 }
 
 interface Row {
@@ -122,7 +142,7 @@ interface Row {
 
 async function measure(tb: Testbed, n: number, binary: { label: string; path: string }): Promise<Row> {
   const t0 = performance.now();
-  const d = new Daemon(tb, ["--log-level", "debug"], { binary: binary.path });
+  const d = new Daemon(tb, ["--log-level", "debug"], { binary: binary.path, stateDir: stateDirWithEndpoint(tb) });
   try {
     // Everything forwarded: the highest port answers and the status counts N active forwards.
     await timeOrNaN(async () => (await httpGet(BASE_PORT + n - 1, "127.0.0.1", 300)) !== null, t0, 60_000);
