@@ -7,6 +7,7 @@
  *   npm run bench -- --only ports    port forwarding: start-up, add/remove latency, burst, idle
  *   npm run bench -- --only socket   rdhpf's Docker socket vs DOCKER_HOST=ssh:// [--cli-samples 20 --api-samples 500 --heavy-shell-ms 500]
  *   npm run bench -- --only hold     the start hold: first-try connects after docker run, with and without it [--hold-runs 200]
+ *   npm run bench -- --only scale    cost as the host grows [--n 10,100,300 --binary NAME=PATH ...] (see bench_scale.ts; never part of the default run)
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { Agent, get } from "node:http";
@@ -16,6 +17,7 @@ import { docker, sshPathWithConfigOf } from "../test/e2e/_docker_cli.ts";
 import { percentile, runThenConnectOnce } from "../test/e2e/_first_try.ts";
 import { Daemon, httpGet, isRefused, waitFor } from "../test/e2e/_harness.ts";
 import { RUNC_START_RACE, startTestbed, type Testbed } from "../test/testbed/mod.ts";
+import { benchScale } from "./bench_scale.ts";
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -28,10 +30,11 @@ const CLI_SAMPLES = arg("cli-samples", 20);
 const API_SAMPLES = arg("api-samples", 500);
 const HEAVY_SHELL_MS = arg("heavy-shell-ms", 500);
 const HOLD_RUNS = arg("hold-runs", 200);
-const SECTIONS = ["ports", "socket", "hold"] as const;
+const SECTIONS = ["ports", "socket", "hold", "scale"] as const;
 const ONLY = process.argv.includes("--only") ? (process.argv[process.argv.indexOf("--only") + 1] ?? "") : null;
 if (ONLY !== null && !(SECTIONS as readonly string[]).includes(ONLY)) throw new Error(`--only ${ONLY}: expected one of ${SECTIONS.join(", ")}`);
-const runs = (section: (typeof SECTIONS)[number]) => ONLY === null || ONLY === section;
+// The scaling run starts hundreds of containers (minutes): only when asked for.
+const runs = (section: (typeof SECTIONS)[number]) => ONLY === section || (ONLY === null && section !== "scale");
 
 /** The p-th percentile (nearest rank) of xs. */
 function quantile(xs: number[], p: number): number {
@@ -288,4 +291,5 @@ console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? "?"}, ${(totalmem
 if (runs("ports")) await portsSection();
 if (runs("socket")) await socketSection();
 if (runs("hold")) await holdSection();
+if (runs("scale")) await benchScale();
 console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);

@@ -5,12 +5,14 @@
  * 5 s; the SSH session is not its business (the engine ends that).
  *
  * The event stream is opened *before* the first list, so nothing that
- * happens between the two is lost.
+ * happens between the two is lost. An open stream asks for a full list; each
+ * container lifecycle event asks for a reconcile of just the container it
+ * names (the informer pattern, see reconciler.ts).
  *
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { chooseEndpoint, isContainerLifecycleEvent } from "../docker/mod.ts";
+import { chooseEndpoint, containerEventEffect } from "../docker/mod.ts";
 import { RdhpfError } from "../errors.ts";
 import type { InstancePaths } from "../paths.ts";
 import type { Mux } from "../ssh/mod.ts";
@@ -19,29 +21,21 @@ import { sleep } from "../sleep.ts";
 import { writeFileAtomic } from "../atomic_file.ts";
 import { backoffDelayMs } from "./backoff.ts";
 import { type DockerLink, discoverEndpoint, endpointToOpen, openDockerLink, readCachedEndpoint } from "./docker_link.ts";
+import type { ReconcileTrigger } from "./reconciler.ts";
 import type { StatusStore } from "./status_store.ts";
 
 const log = getLogger(["rdhpf", "engine"]);
 
 const DOCKER_RETRY_CAP_MS = 5_000;
-/**
- * dockerd emits `die` before its container list (a snapshot) shows the
- * container stopped, so the list a `die` triggers can still show it running
- * (seen in churn tests with dockerd 20.10). A second look this long after the
- * last event catches it instead of the next resync, 30 s later.
- */
-const SETTLE_RECHECK_MS = 1_000;
-
 export class DockerWatch {
   private link: DockerLink | null = null;
-  private settleRecheck: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
     private readonly mux: Mux,
     private readonly paths: InstancePaths,
     private readonly store: StatusStore,
-    /** Asks for a reconcile; `eventAtMs` is the event that asked, for the latency figures. */
-    private readonly requestReconcile: (eventAtMs?: number) => void,
+    /** Asks for a reconcile: a full list when a stream opens, one container per lifecycle event. */
+    private readonly requestReconcile: (trigger: ReconcileTrigger) => void,
     /** Writes the status out. */
     private readonly publish: () => void,
     /** Told the private socket of each new link, and null when it closes (rdhpf's Docker socket relays there). */
@@ -145,7 +139,7 @@ export class DockerWatch {
           this.store.enter("connected", null);
           this.publish();
           onOpen();
-          this.requestReconcile();
+          this.requestReconcile({ kind: "list" });
         },
       })) {
         const now = Date.now();
@@ -155,25 +149,13 @@ export class DockerWatch {
           firstAt = now;
           log.info("First Docker event received", { time_since_start_ms: now - started });
         }
-        if (isContainerLifecycleEvent(event)) {
-          this.requestReconcile(now);
-          this.requestSettleRecheck();
-        }
+        const change = containerEventEffect(event);
+        if (change) this.requestReconcile({ kind: "event", id: change.id, effect: change.effect, atMs: now });
         if (this.link !== link) break;
       }
     } finally {
       signal.removeEventListener("abort", stop);
       log.info("docker events stream ended", { total_duration_ms: Date.now() - started, events_received: received });
     }
-  }
-
-  /** One more reconcile SETTLE_RECHECK_MS after the last lifecycle event (see SETTLE_RECHECK_MS). */
-  private requestSettleRecheck(): void {
-    if (this.settleRecheck) clearTimeout(this.settleRecheck);
-    this.settleRecheck = setTimeout(() => {
-      this.settleRecheck = null;
-      this.requestReconcile();
-    }, SETTLE_RECHECK_MS);
-    this.settleRecheck.unref?.();
   }
 }

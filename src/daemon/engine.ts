@@ -5,8 +5,8 @@
  * forwards (reconciler.ts), whose results go to the status (status_store.ts).
  *
  *   connect master ──► open Docker link ──► stream events ──► reconcile
- *        ▲                    ▲ (retry ≤5 s)        │ any container event,
- *        └── backoff 1…30 s ──┴──── master exit ◄───┘ every 30 s, after wake
+ *        ▲                    ▲ (retry ≤5 s)        │ a container event: that container;
+ *        └── backoff 1…30 s ──┴──── master exit ◄───┘ link open, every 30 s, wake: full list
  *            (cut short, and a hanging attempt abandoned,
  *             when the path probe sees the network come back)
  *
@@ -40,7 +40,7 @@ import { Coalescer } from "./coalescer.ts";
 import type { DockerSocketServer } from "./docker_socket.ts";
 import { DockerWatch } from "./docker_watch.ts";
 import type { InstanceLock } from "./lock.ts";
-import { Reconciler, type ReconcilerOptions } from "./reconciler.ts";
+import { type ReconcileTrigger, Reconciler, type ReconcilerOptions } from "./reconciler.ts";
 import { REPLACE_AT_ONCE_AFTER_MS, type ReconnectCause, reconnectPlan } from "./reconnect_plan.ts";
 import { ROUTE_PROBE_INTERVAL_MS, ROUTE_PROBE_TIMEOUT_MS, RouteWatch } from "./route_watch.ts";
 import { startSessionTimers } from "./session_timers.ts";
@@ -108,7 +108,7 @@ class PathBack extends Error {}
 export class Engine {
   private readonly store: StatusStore;
   private readonly applier: ForwardApplier;
-  private readonly reconciles: Coalescer<number>;
+  private readonly reconciles: Coalescer<ReconcileTrigger>;
   private readonly docker: DockerWatch;
   private readonly reconciler: Reconciler;
   private master: SshMaster | null = null;
@@ -132,7 +132,7 @@ export class Engine {
     const publish = () => this.publish();
     const reconciler = new Reconciler(opts, this.applier, this.store, () => this.reconciles.request(), publish);
     this.reconciler = reconciler;
-    this.docker = new DockerWatch(this.mux, opts.paths, this.store, (atMs) => this.reconciles.request(atMs), publish, (socketPath) => opts.dockerSocket?.setUpstream(socketPath), opts.maxDockerSessions);
+    this.docker = new DockerWatch(this.mux, opts.paths, this.store, (trigger) => this.reconciles.request(trigger), publish, (socketPath) => opts.dockerSocket?.setUpstream(socketPath), opts.maxDockerSessions);
     this.reconciles = new Coalescer(async (triggers) => {
       const link = this.docker.current;
       if (link && this.master) await reconciler.reconcile(link, triggers);
@@ -147,8 +147,10 @@ export class Engine {
     if (startHold) opts.dockerSocket?.setStartHold((ref) => runStartHold(ref, (r, ms) => this.awaitContainerForwards(r, ms), this.store));
   }
 
-  private requestReconcileAndWait(): { done: Promise<"done"> } {
-    return { done: this.reconciles.requestAndWait(Date.now()).then(() => "done" as const) };
+  /** A reconcile that looks up container `id` (as its start event would), and its end. */
+  private requestReconcileAndWait(id: string): { done: Promise<"done"> } {
+    const trigger: ReconcileTrigger = { kind: "event", id, effect: "inspect", atMs: Date.now() };
+    return { done: this.reconciles.requestAndWait(trigger).then(() => "done" as const) };
   }
 
   /**
@@ -166,14 +168,14 @@ export class Engine {
       if (!inspected || !inspected.ports.some((p) => p.protocol === "tcp")) return { outcome: "nothing-to-wait-for" };
       const settled = () => forwardsSettled(inspected.id, this.reconciler.lastDesired, this.applier.active, this.applier.blocked);
       // A reconcile of our own, at once; a run already under way (the start event's) may settle it first.
-      let ours = this.requestReconcileAndWait();
+      let ours = this.requestReconcileAndWait(inspected.id);
       while (Date.now() < deadline) {
         if (settled()) return { outcome: "ready", containerId: inspected.id };
         const step = await Promise.race([ours.done, sleep(START_HOLD_POLL_MS).then(() => "poll" as const)]);
         if (step === "poll" || settled()) continue;
         // Our run ended without settling it (not listed yet, or it failed): another one, shortly.
         await sleep(Math.max(0, Math.min(START_HOLD_RETRY_MS, deadline - Date.now())));
-        ours = this.requestReconcileAndWait();
+        ours = this.requestReconcileAndWait(inspected.id);
       }
       return { outcome: "timeout", reason: `forwards not ready within ${deadlineMs} ms` };
     } catch (err) {
@@ -373,7 +375,7 @@ export class Engine {
 
       const stopTimers = startSessionTimers({
         healthIntervalMs: this.healthIntervalMs, resyncIntervalMs: this.resyncIntervalMs, checkMaster: () => master.check(),
-        requestReconcile: () => this.reconciles.request(), pingDocker: () => this.docker.current?.client.ping(), endSession, signal: sessionAbort.signal,
+        requestReconcile: () => this.reconciles.request({ kind: "list" }), pingDocker: () => this.docker.current?.client.ping(), endSession, signal: sessionAbort.signal,
       });
       try {
         await this.docker.run(sessionAbort.signal, onHealthy);

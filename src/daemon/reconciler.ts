@@ -1,14 +1,24 @@
 /**
- * One level-triggered reconcile, start to end:
+ * One reconcile, start to end:
  *
- *   list containers → desired forwards → --on-conflict → plan → apply → status, logs
+ *   observe (full list, or only the containers events named) → desired
+ *   forwards → --on-conflict → plan → apply → status, logs
  *
- * Level-triggered because events can be lost (a reconnect, a dockerd
- * restart) and a reconcile from the full list is right whatever was missed.
- * The decisions are pure functions in src/forward/ and observed_start.ts;
- * what stays here is their order, the log line per decision and the figures
- * for `rdhpf status`. Who asks for a reconcile (events, timers) is not this
- * file's business: it runs when called (through the Coalescer).
+ * Observing follows the informer pattern (observed_store.ts): a full
+ * `GET /containers/json` on a new Docker link and when a trigger asks for
+ * one (the resync every 30 s, a wake); otherwise each event changes only the
+ * container it names, forgotten or looked up with `GET /containers/{id}/json`.
+ * The per-event cost thus does not grow with the number of containers in
+ * API calls or parsing; the planning below stays a diff over the in-memory
+ * state (well under a millisecond for 300 containers, see
+ * docs/performance.md). Events can be lost (a reconnect, rdhpf stopped, a
+ * dockerd restart): the resync's full list repairs whatever was missed.
+ *
+ * The decisions are pure functions in src/forward/ and observed_store.ts;
+ * what stays here is their order, the fetching, the log line per decision
+ * and the figures for `rdhpf status`. Who asks for a reconcile (events,
+ * timers) is not this file's business: it runs when called (through the
+ * Coalescer).
  *
  * @module
  */
@@ -16,8 +26,9 @@ import { getLogger } from "@logtape/logtape";
 import { hostPort } from "../address.ts";
 import { type ApplyOutcome, DEFAULT_MAX_FORWARDS, type DesiredForward, desiredForwards, type ForwardApplier, localPortProbe, type OnConflict, overCapReason, planForwards, type PortRules, type Relocation, resolveConflicts } from "../forward/mod.ts";
 import { displaySafe } from "../text_safety.ts";
+import type { EventEffect } from "../docker/mod.ts";
 import type { DockerLink } from "./docker_link.ts";
-import { NO_SIGHTINGS, type Sightings, withObservedStart } from "./observed_start.ts";
+import { foldEvents, ObservedStore, recheckAfterList } from "./observed_store.ts";
 import type { StatusStore } from "./status_store.ts";
 
 const log = getLogger(["rdhpf", "engine"]);
@@ -30,8 +41,22 @@ const log = getLogger(["rdhpf", "engine"]);
 const NEXT_FREE_RETRY_MS = 250;
 const NEXT_FREE_RETRIES = 5;
 const NAME_CHARS = 80;
+/**
+ * A full list is a snapshot that can lag the events by a moment: dockerd
+ * sends `die` before its list shows the container stopped (seen in churn
+ * tests with dockerd 20.10). Containers with an event this shortly before a
+ * list are looked up again after it (see recheckAfterList).
+ */
+const LIST_LAG_WINDOW_MS = 1_000;
 /** Reasons quote container names and ssh text: escaped and cut like them. */
 const REASON_CHARS = 300;
+
+/** Why a reconcile was asked for. */
+export type ReconcileTrigger =
+  /** A full list: a (re)connect, the resync, a wake. */
+  | { kind: "list" }
+  /** A container event, received at `atMs` (for the add latency). */
+  | { kind: "event"; id: string; effect: EventEffect; atMs: number };
 
 export interface ReconcilerOptions {
   rules: PortRules;
@@ -49,7 +74,11 @@ export class Reconciler {
   private overCapAnnounced = 0;
   /** Container id + note of the rule notes already warned about (see warnRuleNotes). */
   private ruleNotesAnnounced = new Set<string>();
-  private sightings: Sightings = NO_SIGHTINGS;
+  private readonly observed = new ObservedStore();
+  /** The link the observed state was last listed through; another link needs a full list first. */
+  private listedLink: DockerLink | null = null;
+  /** When each container's last event arrived, for LIST_LAG_WINDOW_MS; older entries are dropped. */
+  private readonly lastEventMs = new Map<string, number>();
   /** --on-conflict next-free choices; kept across reconnects so a moved forward comes back on the same port. */
   private relocations = new Map<string, Relocation>();
   private nextFreeRetry: ReturnType<typeof setTimeout> | null = null;
@@ -67,12 +96,14 @@ export class Reconciler {
     private readonly publish: () => void,
   ) {}
 
-  /** One reconcile over `link`; `triggersMs` are the times of the events that asked for it (for the latency figures). */
-  async reconcile(link: DockerLink, triggersMs: number[]): Promise<void> {
-    const observed = withObservedStart(await link.client.listContainers(), this.sightings, Date.now());
-    this.sightings = observed.sightings;
-    this.store.setContainers(observed.containers);
-    const desired = await this.resolvePortConflicts(desiredForwards(observed.containers, this.opts.rules, this.opts.maxForwards));
+  /** One reconcile over `link` for `triggers` (none: plan again over what is known). */
+  async reconcile(link: DockerLink, triggers: ReconcileTrigger[]): Promise<void> {
+    const events = triggers.filter((t) => t.kind === "event");
+    await this.observe(link, triggers.some((t) => t.kind === "list"), events);
+    const triggersMs = events.map((e) => e.atMs);
+    const containers = this.observed.containers();
+    this.store.setContainers(containers);
+    const desired = await this.resolvePortConflicts(desiredForwards(containers, this.opts.rules, this.opts.maxForwards));
     this.warnOverCap(desired);
     this.warnRuleNotes(desired);
     const outcome = await this.applier.apply(planForwards(desired, this.applier.active));
@@ -83,6 +114,49 @@ export class Reconciler {
     // Forwards in conflict make the status read `degraded` through their rows (StatusStore.stateGiven).
     this.store.enter("connected", null);
     this.publish();
+  }
+
+  /** Brings the observed state up to date: a full list when asked or on a new link, else only the containers the events name. */
+  private async observe(link: DockerLink, listWanted: boolean, events: Array<Extract<ReconcileTrigger, { kind: "event" }>>): Promise<void> {
+    const now = Date.now();
+    for (const e of events) this.lastEventMs.set(e.id, e.atMs);
+    for (const [id, at] of this.lastEventMs) if (at < now - LIST_LAG_WINDOW_MS) this.lastEventMs.delete(id);
+    if (listWanted || this.listedLink !== link) {
+      const started = Date.now();
+      this.observed.replaceAll(await link.client.listContainers(), Date.now());
+      this.listedLink = link;
+      const recheck = recheckAfterList(this.lastEventMs, started, LIST_LAG_WINDOW_MS);
+      await this.lookUp(link, recheck);
+      log.debug("Resync done", { containers: this.observed.size, rechecked: recheck.length, duration_ms: Date.now() - started });
+      return;
+    }
+    const lookUps: string[] = [];
+    for (const [id, effect] of foldEvents(events)) {
+      if (effect === "forget") this.observed.forget(id);
+      else lookUps.push(id);
+    }
+    await this.lookUp(link, lookUps);
+  }
+
+  /**
+   * `GET /containers/{id}/json` for each id, at once, into the observed
+   * state. A lookup that fails leaves that container as it was; the next
+   * reconcile, asked for here, then lists them all.
+   */
+  private async lookUp(link: DockerLink, ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const found = await Promise.allSettled(ids.map((id) => link.client.inspectContainer(id)));
+    const now = Date.now();
+    let failed: string | null = null;
+    found.forEach((r, i) => {
+      if (r.status === "fulfilled") this.observed.update(ids[i]!, r.value, now);
+      else failed ??= (r.reason as Error).message;
+    });
+    if (failed !== null) {
+      log.warn("Could not look up a container after its event; listing all of them", { error: displaySafe(failed, REASON_CHARS) });
+      this.listedLink = null;
+      this.requestReconcile();
+    }
   }
 
   /** One log line per decision, the totals, and the add latency (earliest trigger → forward active). */
@@ -103,6 +177,9 @@ export class Reconciler {
     }
     for (const f of outcome.adopted) {
       log.info("Forward now serves another container", { container: displaySafe(f.containerName, NAME_CHARS), local_port: f.localPort });
+    }
+    for (const { forward: f, oldName } of outcome.renamed) {
+      log.info("Container renamed; its forward stays", { container: displaySafe(f.containerName, NAME_CHARS), was: displaySafe(oldName, NAME_CHARS), local_port: f.localPort });
     }
     for (const b of outcome.blocked) {
       if (this.announcedBlocks.get(b.desired.localPort) === b.reason) continue;

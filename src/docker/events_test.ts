@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { eventAction, eventContainerId, isContainerLifecycleEvent } from "./events.ts";
+import { containerEventEffect, eventAction, eventContainerId, isContainerLifecycleEvent } from "./events.ts";
 import { type DockerEvent, DockerEventSchema } from "./schemas.ts";
 
 // A real stream from dockerd 20.10: run (with a health check), exec, rename,
@@ -64,4 +64,16 @@ describe("eventAction and eventContainerId", () => {
       assert.deepEqual([eventAction(e), eventContainerId(e)], [action, id]);
     });
   }
+});
+
+describe("containerEventEffect", () => {
+  const cases: Array<[string, DockerEvent, { id: string; effect: string } | null]> = [
+    ["forgets on die, without asking the Engine", { Type: "container", Action: "die", Actor: { ID: "abc" } }, { id: "abc", effect: "forget" }],
+    ["forgets on destroy", { Type: "container", Action: "destroy", Actor: { ID: "abc" } }, { id: "abc", effect: "forget" }],
+    ["looks up a started container", { Type: "container", Action: "start", Actor: { ID: "abc" } }, { id: "abc", effect: "inspect" }],
+    ["looks up a paused container: it keeps its ports", { Type: "container", Action: "pause", Actor: { ID: "abc" } }, { id: "abc", effect: "inspect" }],
+    ["looks up a renamed container", { Type: "container", Action: "rename", Actor: { ID: "abc", Attributes: { name: "new", oldName: "/old" } } }, { id: "abc", effect: "inspect" }],
+    ["ignores create", { Type: "container", Action: "create", Actor: { ID: "abc" } }, null],
+  ];
+  for (const [title, e, want] of cases) it(title, () => assert.deepEqual(containerEventEffect(e), want));
 });

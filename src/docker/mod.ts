@@ -10,7 +10,7 @@
 export { EngineClient } from "./client.ts";
 export { ENDPOINT_DISCOVERY_COMMAND, parseEndpoint, readDiscovery, type DiscoveryOutcome } from "./endpoint.ts";
 export { chooseEndpoint } from "./endpoint_choice.ts";
-export { isContainerLifecycleEvent } from "./events.ts";
+export { containerEventEffect, type EventEffect, isContainerLifecycleEvent } from "./events.ts";
 export { type BoundaryEvent, HttpBoundaries, type RequestHead } from "./http_boundaries.ts";
 export { currentDockerContext, type DockerCliResult, type DockerContext, inspectDockerContext, runDockerCli } from "./local_context.ts";
 export { type ContextPlan, type ContextStep, contextDescription, defaultContextName, isValidContextName, planInstall, planUninstall, sshHostOfDescription } from "./rdhpf_context.ts";

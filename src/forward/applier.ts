@@ -41,7 +41,10 @@ export interface ApplyOutcome {
   added: ActiveForward[];
   removed: EndedForward[];
   blocked: BlockedForward[];
+  /** Forwards that now serve another container. */
   adopted: ActiveForward[];
+  /** Forwards whose container was renamed, each with the name it had. */
+  renamed: Array<{ forward: ActiveForward; oldName: string }>;
 }
 
 export const HISTORY_LIMIT = 100;
@@ -65,7 +68,7 @@ export class ForwardApplier {
 
   /** Applies a plan computed by `planForwards` against `this.active`. */
   async apply(plan: ForwardPlan, nowMs: () => number = Date.now): Promise<ApplyOutcome> {
-    const outcome: ApplyOutcome = { added: [], removed: [], blocked: [], adopted: [] };
+    const outcome: ApplyOutcome = { added: [], removed: [], blocked: [], adopted: [], renamed: [] };
 
     if (plan.remove.length > 0) {
       // A failed cancel means the master no longer holds the listener (it is
@@ -80,7 +83,8 @@ export class ForwardApplier {
     for (const { forward, by } of plan.adopt) {
       const adopted = { ...forward, containerId: by.containerId, containerName: by.containerName, reason: by.reason };
       this.active.set(forward.localPort, adopted);
-      outcome.adopted.push(adopted);
+      if (by.containerId === forward.containerId) outcome.renamed.push({ forward: adopted, oldName: forward.containerName });
+      else outcome.adopted.push(adopted);
     }
 
     const wantedPorts = new Set(plan.add.map((d) => d.localPort));

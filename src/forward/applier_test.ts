@@ -42,6 +42,17 @@ describe("ForwardApplier", () => {
     assert.deepEqual(backend.calls, ["add 4"]);
   });
 
+  it("shows a renamed container's new name on its forward, with no SSH call", async () => {
+    const backend = new TableBackend();
+    const applier = new ForwardApplier(backend, BIND);
+    await applier.apply(planForwards([want(80)], applier.active));
+    const out = await applier.apply(planForwards([want(80, { containerName: "web-renamed" })], applier.active));
+    assert.deepEqual(out.renamed.map((r) => [r.oldName, r.forward.containerName]), [["web", "web-renamed"]]);
+    assert.deepEqual(out.adopted, []);
+    assert.equal(applier.active.get(80)?.containerName, "web-renamed");
+    assert.deepEqual(backend.calls, ["add 2"]);
+  });
+
   it("marks a busy port blocked, names the owner, and leaves no half forward", async () => {
     const backend = new TableBackend(new Set(["::1:5432"]));
     const applier = new ForwardApplier(backend, BIND, async (p) => `pid 77 (postgres) on ${p}`);

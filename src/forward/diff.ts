@@ -30,7 +30,10 @@ export interface ForwardPlan {
   remove: Array<{ forward: ActiveForward; reason: string }>;
   /** Wanted forwards to add. */
   add: DesiredForward[];
-  /** Active forwards whose remote end is unchanged but whose container changed: no SSH operation needed. */
+  /**
+   * Active forwards whose remote end is unchanged but whose container changed,
+   * or was renamed: no SSH operation needed, only the name and id shown.
+   */
   adopt: Array<{ forward: ActiveForward; by: DesiredForward }>;
 }
 
@@ -58,7 +61,7 @@ export function planForwards(desired: DesiredForward[], active: ReadonlyMap<numb
     } else if (!sameEnds(a, d)) {
       plan.remove.push({ forward: a, reason: d.containerId === a.containerId ? "remote end changed" : `port claimed by ${d.containerName}` });
       plan.add.push(d);
-    } else if (d.containerId !== a.containerId) {
+    } else if (d.containerId !== a.containerId || d.containerName !== a.containerName) {
       plan.adopt.push({ forward: a, by: d });
     }
   }

@@ -43,6 +43,12 @@ describe("planForwards", () => {
     assert.equal(plan.adopt[0]?.by.containerId, "c2");
   });
 
+  it("adopts the new name of a renamed container without touching SSH", () => {
+    const plan = planForwards([want(80, { containerName: "renamed" })], held(active(80)));
+    assert.deepEqual([plan.add, plan.remove], [[], []]);
+    assert.equal(plan.adopt[0]?.by.containerName, "renamed");
+  });
+
   it("says which container claimed a port when the owner changes", () => {
     const plan = planForwards(
       [want(80, { containerId: "c2", containerName: "newer", remotePort: 9000 }), want(80, { disposition: "claimed", reason: "x" })],

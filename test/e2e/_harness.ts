@@ -65,10 +65,10 @@ export class Daemon {
   exitCode: number | null = null;
   readonly exited: Promise<number | null>;
 
-  constructor(readonly tb: Testbed, extraArgs: string[] = [], opts: { stateDir?: string; env?: Record<string, string> } = {}) {
+  constructor(readonly tb: Testbed, extraArgs: string[] = [], opts: { stateDir?: string; env?: Record<string, string>; binary?: string } = {}) {
     this.stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), "rdhpf-e2e-"));
     this.env = { ...cleanEnv(), RDHPF_STATE_DIR: this.stateDir, ...opts.env };
-    this.proc = spawn(BINARY, ["run", "--host", tb.alias, "-F", tb.sshConfigFile, ...extraArgs], { env: this.env, stdio: ["ignore", "pipe", "pipe"] });
+    this.proc = spawn(opts.binary ?? BINARY, ["run", "--host", tb.alias, "-F", tb.sshConfigFile, ...extraArgs], { env: this.env, stdio: ["ignore", "pipe", "pipe"] });
     this.proc.stdout!.on("data", (d) => (this.out += d));
     this.proc.stderr!.on("data", (d) => (this.out += d));
     this.exited = new Promise((resolve) => this.proc.on("exit", (code) => { this.exitCode = code; resolve(code); }));

@@ -1,0 +1,108 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import type { ObservedContainer } from "../docker/types.ts";
+import { type EventEffect, LIFECYCLE_EFFECTS } from "../docker/events.ts";
+import { foldEvents, ObservedStore, recheckAfterList } from "./observed_store.ts";
+
+const c = (id: string, createdS = 100, name = id, port = 8000): ObservedContainer => ({
+  id, name, labels: {}, createdS, ports: [{ privatePort: 80, publicPort: port, hostIp: "0.0.0.0", protocol: "tcp" }],
+});
+
+/** One step the shell takes: a full list, an event's effect, or an inspect's answer. */
+type Step =
+  | { list: ObservedContainer[]; atMs?: number }
+  | { event: string; id: string; inspected?: ObservedContainer | null; atMs?: number };
+
+/** Plays the steps as the reconciler does: forget on "forget", the inspect answer on "inspect". */
+function play(steps: Step[]): ObservedStore {
+  const store = new ObservedStore();
+  for (const s of steps) {
+    const at = s.atMs ?? 1_000_000;
+    if ("list" in s) {
+      store.replaceAll(s.list, at);
+      continue;
+    }
+    const effect = LIFECYCLE_EFFECTS.get(s.event);
+    if (effect === "forget") store.forget(s.id);
+    else if (effect === "inspect") store.update(s.id, s.inspected ?? null, at);
+  }
+  return store;
+}
+
+const view = (store: ObservedStore) => store.containers().map((x) => `${x.name}:${x.ports.map((p) => p.publicPort).join(",")}`).sort();
+
+describe("ObservedStore: container events change only the container they name", () => {
+  const cases: Array<{ name: string; steps: Step[]; want: string[] }> = [
+    { name: "the first list is the starting point", steps: [{ list: [c("a"), c("b", 100, "b", 8001)] }], want: ["a:8000", "b:8001"] },
+    { name: "start adds the container as inspected", steps: [{ list: [c("a")] }, { event: "start", id: "n", inspected: c("n", 100, "n", 9000) }], want: ["a:8000", "n:9000"] },
+    { name: "start of a container that already exited adds nothing", steps: [{ list: [c("a")] }, { event: "start", id: "n", inspected: null }], want: ["a:8000"] },
+    { name: "die forgets the container without asking the Engine", steps: [{ list: [c("a"), c("b", 100, "b", 8001)] }, { event: "die", id: "a" }], want: ["b:8001"] },
+    { name: "stop forgets it", steps: [{ list: [c("a")] }, { event: "stop", id: "a" }], want: [] },
+    { name: "destroy forgets it", steps: [{ list: [c("a")] }, { event: "destroy", id: "a" }], want: [] },
+    { name: "an event for a container never seen is harmless", steps: [{ list: [c("a")] }, { event: "destroy", id: "zzz" }], want: ["a:8000"] },
+    { name: "rename keeps the ports under the new name", steps: [{ list: [c("a", 100, "old")] }, { event: "rename", id: "a", inspected: c("a", 100, "new") }], want: ["new:8000"] },
+    { name: "pause keeps the forwards: Docker keeps a paused container's ports", steps: [{ list: [c("a")] }, { event: "pause", id: "a", inspected: c("a") }], want: ["a:8000"] },
+    { name: "unpause after pause keeps them too", steps: [{ list: [c("a")] }, { event: "pause", id: "a", inspected: c("a") }, { event: "unpause", id: "a", inspected: c("a") }], want: ["a:8000"] },
+    {
+      name: "restart (die, start, restart) ends with the container and its new ports",
+      steps: [{ list: [c("a")] }, { event: "die", id: "a" }, { event: "start", id: "a", inspected: c("a", 100, "a", 8005) }, { event: "restart", id: "a", inspected: c("a", 100, "a", 8005) }],
+      want: ["a:8005"],
+    },
+    { name: "kill of a container that keeps running keeps it", steps: [{ list: [c("a")] }, { event: "kill", id: "a", inspected: c("a") }], want: ["a:8000"] },
+    { name: "create, exec and health events change nothing", steps: [{ list: [c("a")] }, { event: "create", id: "a" }, { event: "exec_start", id: "a" }, { event: "health_status", id: "a" }], want: ["a:8000"] },
+    {
+      name: "events lost while rdhpf was stopped: the resync list repairs the store",
+      steps: [{ list: [c("a"), c("b", 100, "b", 8001)] }, { list: [c("b", 100, "b", 8001), c("n", 100, "n", 9000)] }],
+      want: ["b:8001", "n:9000"],
+    },
+  ];
+  for (const t of cases) it(t.name, () => assert.deepEqual(view(play(t.steps)), t.want));
+});
+
+describe("ObservedStore: when rdhpf first saw each container", () => {
+  it("keeps Docker's times for the containers of the first list", () => {
+    const s = play([{ list: [c("a", 100), c("b", 100)], atMs: 200_500 }]);
+    assert.deepEqual(s.containers().map((x) => x.createdS), [100, 100]);
+  });
+
+  it("dates a container first seen after the first list, by an event or a list, to when rdhpf saw it", () => {
+    const s = play([{ list: [c("a", 100)], atMs: 200_000 }, { event: "start", id: "b", inspected: c("b", 200), atMs: 200_500 }, { list: [c("a", 100), c("b", 200), c("d", 200)], atMs: 260_000 }]);
+    assert.deepEqual(s.containers().map((x) => [x.id, x.createdS]), [["a", 100], ["b", 200.5], ["d", 260]]);
+  });
+
+  it("never dates a container earlier than Docker does", () => {
+    const s = play([{ list: [] }, { event: "start", id: "b", inspected: c("b", 300), atMs: 200_500 }]);
+    assert.equal(s.containers()[0]!.createdS, 300);
+  });
+
+  it("forgets a container that is gone, so a reused id counts as new", () => {
+    const s = play([{ list: [c("a", 100)], atMs: 100_000 }, { event: "destroy", id: "a" }, { event: "start", id: "a", inspected: c("a", 100), atMs: 150_000 }]);
+    assert.equal(s.containers()[0]!.createdS, 150);
+  });
+
+  it("tells apart two containers started in the same second by the order rdhpf saw them", () => {
+    const s = play([{ list: [] }, { event: "start", id: "a", inspected: c("a", 100), atMs: 100_200 }, { event: "start", id: "b", inspected: c("b", 100), atMs: 100_700 }]);
+    const [a, b] = s.containers();
+    assert.ok(b!.createdS > a!.createdS);
+  });
+});
+
+describe("foldEvents", () => {
+  const e = (id: string, effect: EventEffect) => ({ id, effect });
+  it("keeps the last effect per container", () => {
+    assert.deepEqual([...foldEvents([e("a", "inspect"), e("b", "forget"), e("a", "forget")])], [["b", "forget"], ["a", "forget"]]);
+  });
+  it("a start after a die is looked up, not forgotten", () => {
+    assert.deepEqual([...foldEvents([e("a", "forget"), e("a", "inspect")])], [["a", "inspect"]]);
+  });
+});
+
+describe("recheckAfterList", () => {
+  it("names the containers with an event shortly before the list, whose snapshot may predate it", () => {
+    const last = new Map([["old", 1_000], ["recent", 9_500], ["during", 10_020]]);
+    assert.deepEqual(recheckAfterList(last, 10_000, 1_000), ["recent", "during"]);
+  });
+  it("names none when nothing happened lately", () => {
+    assert.deepEqual(recheckAfterList(new Map([["a", 1_000]]), 10_000, 1_000), []);
+  });
+});
