@@ -8,11 +8,11 @@
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
-import { chooseTarget, resolveInstance } from "../daemon/mod.ts";
+import { chooseTarget } from "../daemon/mod.ts";
 import { type ContextPlan, defaultContextName, inspectDockerContext, isValidContextName, planInstall, planUninstall, runDockerCli } from "../docker/mod.ts";
 import { RdhpfError, usageError } from "../errors.ts";
 import { loadConfigFile } from "./config_file.ts";
-import { servedSocketPath } from "./env.ts";
+import { targetSocket } from "./env.ts";
 import { targetSettings, withTargetOptions } from "./options.ts";
 
 type Env = Record<string, string | undefined>;
@@ -67,10 +67,7 @@ Exit status: 0 done; 1 refused or the docker CLI failed (the message says
 why); 2 usage error.`)
     .action(async (o) => {
       const env = process.env;
-      const cfg = loadConfigFile(o.config, env);
-      const { host, ssh } = targetSettings(o, cfg, env);
-      const instance = await resolveInstance(host, ssh, env);
-      const socketPath = await servedSocketPath(instance, cfg);
+      const { instance, socketPath } = await targetSocket(o, env);
       const name = checkedName(o.name ?? defaultContextName(instance.target));
       if ((await runDockerCli(["--version"], env)) === null) throw noDockerCli();
       const existing = await inspectDockerContext(name, env);

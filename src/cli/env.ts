@@ -14,7 +14,7 @@ import { dockerClientSocketPath } from "../paths.ts";
 import { queryInstance } from "../status/mod.ts";
 import { type ConfigFile, loadConfigFile } from "./config_file.ts";
 import { dockerSocketSetting } from "./forwarding_options.ts";
-import { targetSettings, withTargetOptions } from "./options.ts";
+import { type TargetCliOptions, targetSettings, withTargetOptions } from "./options.ts";
 
 export const EnvShellSchema = z.enum(["sh", "fish", "powershell"]);
 export type EnvShell = z.infer<typeof EnvShellSchema>;
@@ -48,6 +48,18 @@ function shQuote(s: string): string {
  * the one `rdhpf run` would serve with the config file's settings. Throws
  * (exit 1) when it serves none.
  */
+/**
+ * The instance the options name (chosen as `rdhpf run` would, resolved as
+ * `rdhpf status --host` does) and its Docker socket: what `env` prints and
+ * `context install` points a context at.
+ */
+export async function targetSocket(o: TargetCliOptions & { config?: string }, env: Record<string, string | undefined> = process.env): Promise<{ instance: ResolvedInstance; socketPath: string }> {
+  const cfg = loadConfigFile(o.config, env);
+  const { host, ssh } = targetSettings(o, cfg, env);
+  const instance = await resolveInstance(host, ssh, env);
+  return { instance, socketPath: await servedSocketPath(instance, cfg) };
+}
+
 export async function servedSocketPath(instance: ResolvedInstance, cfg: ConfigFile): Promise<string> {
   const view = await queryInstance(instance.paths);
   let socketPath: string | null;
@@ -85,11 +97,7 @@ does. The path is the one the running rdhpf serves; when none runs, the one
 Exit status: 0 printed; 1 the running rdhpf serves no Docker socket
 (started with --no-docker-socket); 2 usage error.`)
     .action(async (o) => {
-      const env = process.env;
-      const cfg = loadConfigFile(o.config, env);
-      const { host, ssh } = targetSettings(o, cfg, env);
-      const instance = await resolveInstance(host, ssh, env);
-      const socketPath = await servedSocketPath(instance, cfg);
+      const { socketPath } = await targetSocket(o);
       console.log(dockerHostLine(socketPath, o.shell));
     });
 }
