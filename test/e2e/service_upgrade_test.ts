@@ -15,6 +15,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -59,6 +60,15 @@ exit 0
 `, { mode: 0o755 });
 }
 
+const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
+
+/** Builds `source` (TypeScript) into a standalone executable at `outfile`, as releases are built. */
+function compile(source: string, outfile: string, defines: Record<string, string> = {}): void {
+  const bun = process.execPath.endsWith("bun") ? process.execPath : "bun";
+  const defineArgs = Object.entries(defines).flatMap(([k, v]) => ["--define", `${k}=${JSON.stringify(v)}`]);
+  execFileSync(bun, ["build", "--compile", "--minify", ...defineArgs, "--outfile", outfile, source], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+}
+
 interface Answer { pid: number; version: string; commit: string; state: string; ssh: { master_pid: number | null }; forwards: { local_port: number; state: string }[] }
 
 describe("rdhpf service upgrade: replace the binary of a running service, dropping nothing (compiled binaries, real sshd + dockerd)", { skip }, () => {
@@ -93,10 +103,7 @@ describe("rdhpf service upgrade: replace the binary of a running service, droppi
     copyFileSync(BINARY, installed);
     // The new release: the same sources built as another commit, so its status tells it apart.
     newBinary = join(work, `rdhpf-${process.platform}-${process.arch}`);
-    execFileSync(process.execPath.endsWith("bun") ? process.execPath : "bun", [
-      "build", "--compile", "--minify", "--define", `RDHPF_COMMIT=${JSON.stringify("upgrade-e2e")}`,
-      "--define", `RDHPF_BUILT_AT=${JSON.stringify(new Date().toISOString())}`, "--outfile", newBinary, join(root, "src", "main.ts"),
-    ], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+    compile(join(root, "src", "main.ts"), newBinary, { RDHPF_COMMIT: "upgrade-e2e", RDHPF_BUILT_AT: new Date().toISOString() });
     statusArgs = ["--host", tb.alias, "-F", tb.sshConfigFile];
     writeSystemctl(bin, work, [installed, "run", ...statusArgs]);
     env = { ...cleanEnv(), HOME: home, RDHPF_STATE_DIR: state, PATH: `${bin}:${cleanEnv().PATH ?? process.env.PATH}` };
@@ -156,7 +163,7 @@ describe("rdhpf service upgrade: replace the binary of a running service, droppi
       while (polling) {
         if (await httpGet(port, "127.0.0.1", 2000)) answered++;
         else failures.push(Date.now());
-        await new Promise((r) => setTimeout(r, 20));
+        await new Promise((r) => setTimeout(r, 10));
       }
     })();
 
@@ -189,5 +196,40 @@ describe("rdhpf service upgrade: replace the binary of a running service, droppi
     assert.deepEqual(failures, [], `the forwarded port failed ${failures.length} of ${answered + failures.length} requests`);
     assert.ok(answered > 10, `only ${answered} requests were made`);
     console.log(`service upgrade took ${upMs} ms; ${answered} requests through the forward during upgrade and rollback, none failed\n${up.out.trim()}`);
+  });
+
+  it("rolls back when the new binary passes the check but its daemon never answers: the old binary back byte for byte, the old daemon answering, nothing dropped", async () => {
+    // A release that says it is rdhpf but exits at once when run: it passes step 1 and fails step 5.
+    const broken = join(work, "rdhpf-broken");
+    const source = join(work, "broken.ts");
+    writeFileSync(source, `if (process.argv.includes("--version")) console.log("rdhpf 0.1.0 (commit broken-e2e, built now, ${process.platform}-${process.arch})");\nelse { console.error("this build fails on purpose"); process.exit(1); }\n`);
+    compile(source, broken);
+    const before = (await status())!;
+    const installedSum = sha256(installed);
+    const acceptedBefore = tb.acceptedConnections();
+    let polling = true;
+    let answered = 0;
+    const failures: number[] = [];
+    const poller = (async () => {
+      while (polling) {
+        if (await httpGet(port, "127.0.0.1", 2000)) answered++;
+        else failures.push(Date.now());
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+
+    const up = await runBinary(installed, ["service", "upgrade", broken, "--timeout", "5s"], env);
+    polling = false;
+    await poller;
+    assert.equal(up.code, 1, up.out);
+    assert.match(up.out, /upgrade failed at verify: after 5 s: no daemon answered; rolled back/);
+    assert.equal(sha256(installed), installedSum, "the installed binary is the old one again, byte for byte");
+    const after = (await status())!;
+    assert.equal(after.commit, before.commit);
+    assert.equal(after.state, "connected");
+    assert.equal(after.ssh.master_pid, before.ssh.master_pid, "the old daemon adopted the master again");
+    assert.equal(tb.acceptedConnections(), acceptedBefore, "no new SSH connection at sshd");
+    assert.deepEqual(failures, [], `the forwarded port failed ${failures.length} of ${answered + failures.length} requests`);
+    console.log(`failed upgrade and rollback: ${answered} requests through the forward, none failed\n${up.out.trim()}`);
   });
 });
