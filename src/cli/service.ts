@@ -10,7 +10,7 @@ import { Command, Option } from "@commander-js/extra-typings";
 import { homedir } from "node:os";
 import { basename, resolve } from "node:path";
 import { usageError } from "../errors.ts";
-import { canRunCommands, defaultUpgradeDeps, installService, isExecutable, launchdLogDir, planService, rollbackService, type ServicePlatform, ServicePlatformSchema, serviceStatus, uninstallService, type UpgradeDeps, upgradeService } from "../service/mod.ts";
+import { canRunCommands, defaultUpgradeDeps, installService, isExecutable, launchdLogDir, listServices, nameForInstall, planService, rollbackService, selectServices, type ServicePlatform, ServicePlatformSchema, serviceStatus, uninstallService, type UpgradeDeps, upgradeService } from "../service/mod.ts";
 import { parseDuration } from "../status/mod.ts";
 import { validateSshOption } from "../ssh/mod.ts";
 import { hasUnsafeChars } from "../text_safety.ts";
@@ -121,6 +121,20 @@ function platformOption() {
   return new Option("--platform <platform>", "service manager to write for: darwin (launchd) or linux (systemd) (default: this machine's)").choices(ServicePlatformSchema.options);
 }
 
+/** `--host` and `--all` of the commands that act on installed services. */
+function withServiceChoice(cmd: Command, verb: string): Command {
+  return cmd
+    .option("--host <target>", `the service of this TARGET (as given to install, or the service's name), when several are installed`)
+    .option("--all", `${verb} every rdhpf service of this user`) as unknown as Command;
+}
+
+/** The locations of the services a command acts on (see selectServices). */
+function chosenServices(deps: ServiceCliDeps, o: { platform?: string; host?: string; all?: boolean }): Array<{ platform: ServicePlatform; name: string | null; home: string; uid: number }> {
+  const platform = choosePlatform(o.platform, deps.platform);
+  const home = deps.env.HOME || homedir();
+  return selectServices(listServices(platform, home), { host: o.host, all: o.all === true }).map((s) => ({ platform, name: s.name, home, uid: deps.uid }));
+}
+
 function installCommand(deps: ServiceCliDeps): Command {
   const cmd = new Command("install")
     .description("write the LaunchAgent (macOS) or systemd user unit (Linux) that keeps `rdhpf run` running, and start it");
@@ -143,9 +157,11 @@ Examples:
   rdhpf service install --host dockerbox --dry-run --platform darwin
   rdhpf service install --host dockerbox --binary /usr/local/bin/rdhpf --ssh-auth-sock "$SSH_AUTH_SOCK"
 
-Installing again replaces the file and restarts the service (use it after
-copying a new binary over the old one). On another platform than the one
-asked for, or without launchctl/systemctl, the commands are printed.`)
+Installing again for the same TARGET replaces that service's file and
+restarts it. Each further TARGET gets a service of its own
+(com.rdhpf.<name> / rdhpf-<name>.service, named after the host); the first
+keeps com.rdhpf / rdhpf.service. On another platform than the one asked
+for, or without launchctl/systemctl, the commands are printed.`)
     .action(async (_o, command) => {
       const o = command.opts() as Record<string, unknown>;
       const platform = choosePlatform(o.platform as string | undefined, deps.platform);
@@ -160,11 +176,13 @@ asked for, or without launchctl/systemctl, the commands are printed.`)
         throw usageError(`${binary} is not an executable file`, "copy the rdhpf binary there first (chmod +x), or pass --binary with its path");
       }
       const runArgs = runArgsFor(runOptions, o, deps.cwd);
+      // One service per host: the one already there for this target, else the plain one, else one named after it.
+      const name = nameForInstall(target.raw, listServices(platform, home));
       // launchd never rotates StandardErrorPath; rdhpf's own log file does.
       if (platform === "darwin" && o.logFile === undefined && cfg.logFile === undefined) {
-        runArgs.push("--log-file", `${launchdLogDir(home)}/rdhpf.log`);
+        runArgs.push("--log-file", `${launchdLogDir(home, name)}/rdhpf.log`);
       }
-      const plan = planService({ platform, home, uid: deps.uid, binary, target: target.raw, runArgs, env: sshAuthSockEnv(o.sshAuthSock as string | undefined, deps.cwd) });
+      const plan = planService({ platform, name, home, uid: deps.uid, binary, target: target.raw, runArgs, env: sshAuthSockEnv(o.sshAuthSock as string | undefined, deps.cwd) });
       const execute = deps.allowExecute && canRunCommands(platform, deps.platform, deps.env.PATH);
       await installService(plan, { dryRun, execute, force: o.force === true, print: deps.print });
     });
@@ -172,48 +190,52 @@ asked for, or without launchctl/systemctl, the commands are printed.`)
 }
 
 function uninstallCommand(deps: ServiceCliDeps): Command {
-  return new Command("uninstall")
+  return withServiceChoice(new Command("uninstall")
     .description("stop the service and remove the file that `rdhpf service install` wrote (never a file it did not write)")
     .addOption(platformOption())
     .option("--dry-run", "print what would be done; change nothing")
     .addHelpText("after", `
 Examples:
   rdhpf service uninstall
-  rdhpf service uninstall --dry-run`)
-    .action(async (o) => {
-      const platform = choosePlatform(o.platform, deps.platform);
-      const home = deps.env.HOME || homedir();
-      const execute = deps.allowExecute && canRunCommands(platform, deps.platform, deps.env.PATH);
-      await uninstallService({ platform, home, uid: deps.uid }, { dryRun: o.dryRun === true, execute, print: deps.print });
+  rdhpf service uninstall --host ssh://docker@build-host.example
+  rdhpf service uninstall --all --dry-run`) as unknown as Command, "remove")
+    .action(async (o: Record<string, unknown>) => {
+      for (const loc of chosenServices(deps, o)) {
+        const execute = deps.allowExecute && canRunCommands(loc.platform, deps.platform, deps.env.PATH);
+        await uninstallService(loc, { dryRun: o.dryRun === true, execute, print: deps.print });
+      }
     }) as unknown as Command;
 }
 
 function statusCommand(deps: ServiceCliDeps): Command {
-  return new Command("status")
+  return withServiceChoice(new Command("status")
     .description("show whether the service is installed and what launchd/systemd says about it")
     .addOption(platformOption())
     .addOption(new Option("--format <format>", "output format").choices(["text", "json"] as const).default("text" as const))
     .addHelpText("after", `
 Exit status: 0 when installed and running (or when the service manager cannot
-be asked here), 3 when not installed or not running.
+be asked here), 3 when not installed or not running (with --all: any of them).
 
 Examples:
   rdhpf service status
-  rdhpf service status --format json`)
-    .action(async (o) => {
-      const platform = choosePlatform(o.platform, deps.platform);
-      const home = deps.env.HOME || homedir();
-      const execute = deps.allowExecute && canRunCommands(platform, deps.platform, deps.env.PATH);
-      const status = await serviceStatus({ platform, home, uid: deps.uid }, { execute });
-      const running = status.state === null || status.state === "running" || status.state === "active";
-      if (o.format === "json") {
-        deps.print(JSON.stringify(status, null, 2));
-      } else {
+  rdhpf service status --host ssh://docker@build-host.example
+  rdhpf service status --all --format json`) as unknown as Command, "show")
+    .action(async (o: Record<string, unknown>) => {
+      const statuses = [];
+      for (const loc of chosenServices(deps, o)) {
+        const execute = deps.allowExecute && canRunCommands(loc.platform, deps.platform, deps.env.PATH);
+        const status = await serviceStatus(loc, { execute });
+        statuses.push(status);
+        const running = status.state === null || status.state === "running" || status.state === "active";
+        if (!status.installed || !running) deps.setExitCode(3);
+        if (o.format === "json") continue;
         const owner = status.installed ? (status.managed ? "written by rdhpf service install" : "NOT written by rdhpf service install") : "not installed";
+        if (status.target !== null) deps.print(`host: ${status.target}`);
         deps.print(`service file: ${status.filePath} (${owner})`);
-        deps.print(`state: ${status.state ?? `unknown (${platform === deps.platform ? "service manager not found" : `this machine is not ${platform}`})`}${status.pid !== null ? ` (pid ${status.pid})` : ""}`);
+        deps.print(`state: ${status.state ?? `unknown (${loc.platform === deps.platform ? "service manager not found" : `this machine is not ${loc.platform}`})`}${status.pid !== null ? ` (pid ${status.pid})` : ""}`);
       }
-      if (!status.installed || !running) deps.setExitCode(3);
+      // One service: its document, as before; --all: a list.
+      if (o.format === "json") deps.print(JSON.stringify(o.all === true ? statuses : statuses[0], null, 2));
     }) as unknown as Command;
 }
 
@@ -231,7 +253,7 @@ function upgradeDeps(deps: ServiceCliDeps, platform: ServicePlatform): UpgradeDe
 }
 
 function upgradeCommand(deps: ServiceCliDeps): Command {
-  return new Command("upgrade")
+  return withServiceChoice(new Command("upgrade")
     .description("replace the service's binary with NEW_BINARY without dropping a forward: check, back up, replace, hand over, verify; roll back on failure")
     .argument("<new-binary>", "the new rdhpf binary (the release file for this machine)")
     .addOption(platformOption())
@@ -255,16 +277,19 @@ exact sudo commands are printed and nothing is changed.
 Examples:
   rdhpf service upgrade ./rdhpf-darwin-arm64
   rdhpf service upgrade /tmp/rdhpf-linux-x64 --dry-run
-  rdhpf service upgrade ./rdhpf-linux-x64 --timeout 1m`)
-    .action(async (newBinary, o) => {
-      const platform = choosePlatform(o.platform, deps.platform);
-      const home = deps.env.HOME || homedir();
-      await upgradeService(resolve(deps.cwd, newBinary), { loc: { platform, home, uid: deps.uid }, dryRun: o.dryRun === true, timeoutMs: upgradeTimeout(o.timeout) }, upgradeDeps(deps, platform));
+  rdhpf service upgrade ./rdhpf-linux-x64 --timeout 1m
+  rdhpf service upgrade ./rdhpf-linux-x64 --all          every host's service, one after the other`) as unknown as Command, "upgrade")
+    .action(async (...args: unknown[]) => {
+      const [newBinary, o] = args as [string, Record<string, unknown>];
+      const timeoutMs = upgradeTimeout(o.timeout as string);
+      for (const loc of chosenServices(deps, o)) {
+        await upgradeService(resolve(deps.cwd, newBinary), { loc, dryRun: o.dryRun === true, timeoutMs }, upgradeDeps(deps, loc.platform));
+      }
     }) as unknown as Command;
 }
 
 function rollbackCommand(deps: ServiceCliDeps): Command {
-  return new Command("rollback")
+  return withServiceChoice(new Command("rollback")
     .description("put back the binary that the last `rdhpf service upgrade` replaced (<binary>.backup), hand over, start and verify it")
     .addOption(platformOption())
     .option("--timeout <duration>", "how long the restored daemon has to answer", "30s")
@@ -272,11 +297,13 @@ function rollbackCommand(deps: ServiceCliDeps): Command {
     .addHelpText("after", `
 Examples:
   rdhpf service rollback
-  rdhpf service rollback --dry-run`)
-    .action(async (o) => {
-      const platform = choosePlatform(o.platform, deps.platform);
-      const home = deps.env.HOME || homedir();
-      await rollbackService({ loc: { platform, home, uid: deps.uid }, dryRun: o.dryRun === true, timeoutMs: upgradeTimeout(o.timeout) }, upgradeDeps(deps, platform));
+  rdhpf service rollback --dry-run
+  rdhpf service rollback --host ssh://docker@build-host.example`) as unknown as Command, "roll back")
+    .action(async (o: Record<string, unknown>) => {
+      const timeoutMs = upgradeTimeout(o.timeout as string);
+      for (const loc of chosenServices(deps, o)) {
+        await rollbackService({ loc, dryRun: o.dryRun === true, timeoutMs }, upgradeDeps(deps, loc.platform));
+      }
     }) as unknown as Command;
 }
 

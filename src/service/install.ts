@@ -16,19 +16,20 @@ import { z } from "zod";
 import { writeFileAtomic } from "../atomic_file.ts";
 import { shellWord } from "../shell_words.ts";
 import { usageError } from "../errors.ts";
-import { LAUNCHD_LABEL } from "./launchd.ts";
 import { type CommandResult, type CommandRunner, execServiceCommand, printCommands, printLine, type RunOptions, runCommands } from "./manager_commands.ts";
 import {
   isManagedServiceFile,
+  launchdLabel,
   launchdLogDir,
   managerCommands,
   type ServiceCommand,
   type ServiceLocation,
   type ServicePlan,
   ServicePlatformSchema,
+  serviceArgvFromFile,
   serviceFilePath,
+  systemdUnitName,
 } from "./plan.ts";
-import { SYSTEMD_UNIT } from "./systemd.ts";
 
 const log = getLogger(["rdhpf", "service"]);
 
@@ -121,7 +122,7 @@ export interface UninstallResult {
  */
 export async function uninstallService(loc: ServiceLocation, opts: ApplyOptions): Promise<UninstallResult> {
   const print = opts.print ?? printLine;
-  const filePath = serviceFilePath(loc.platform, loc.home);
+  const filePath = serviceFilePath(loc.platform, loc.home, loc.name ?? null);
   const existing = readIfExists(filePath);
   if (existing === null) {
     print(`nothing to remove: ${filePath} does not exist`);
@@ -131,8 +132,8 @@ export async function uninstallService(loc: ServiceLocation, opts: ApplyOptions)
     throw usageError(
       `${filePath} was not written by rdhpf service install; leaving it alone`,
       loc.platform === "darwin"
-        ? `if it is an older rdhpf agent, remove it by hand: launchctl bootout gui/${loc.uid}/${LAUNCHD_LABEL}; rm ${shellWord(filePath)}`
-        : `if it is an older rdhpf unit, remove it by hand: systemctl --user disable --now ${SYSTEMD_UNIT}; rm ${shellWord(filePath)}`,
+        ? `if it is an older rdhpf agent, remove it by hand: launchctl bootout gui/${loc.uid}/${launchdLabel(loc.name ?? null)}; rm ${shellWord(filePath)}`
+        : `if it is an older rdhpf unit, remove it by hand: systemctl --user disable --now ${systemdUnitName(loc.name ?? null)}; rm ${shellWord(filePath)}`,
     );
   }
   const commands = managerCommands(loc);
@@ -150,12 +151,16 @@ export async function uninstallService(loc: ServiceLocation, opts: ApplyOptions)
   print(`removed ${filePath}`);
   if (opts.execute) results.push(...(await runCommands(commands.afterUninstall, opts, null)));
   else printCommands(print, "then run:", commands.afterUninstall);
-  if (loc.platform === "darwin") print(`note: logs stay in ${launchdLogDir(loc.home)}/`);
+  if (loc.platform === "darwin") print(`note: logs stay in ${launchdLogDir(loc.home, loc.name ?? null)}/`);
   return { filePath, removed: true, commands: results };
 }
 
 export const ServiceStatusSchema = z.object({
   platform: ServicePlatformSchema,
+  /** null: the first service (`com.rdhpf` / `rdhpf.service`); else `com.rdhpf.<name>` / `rdhpf-<name>.service`. */
+  name: z.string().nullable(),
+  /** TARGET the service runs for, read from its file; null when not installed or not ours. */
+  target: z.string().nullable(),
   filePath: z.string(),
   installed: z.boolean(),
   /** Written by `rdhpf service install` (false also when not installed). */
@@ -172,7 +177,7 @@ export type ServiceStatus = z.infer<typeof ServiceStatusSchema>;
 
 /** Reads the service file and, with `execute`, asks the service manager about the job. */
 export async function serviceStatus(loc: ServiceLocation, opts: { execute: boolean; run?: CommandRunner }): Promise<ServiceStatus> {
-  const filePath = serviceFilePath(loc.platform, loc.home);
+  const filePath = serviceFilePath(loc.platform, loc.home, loc.name ?? null);
   const content = readIfExists(filePath);
   let state: string | null = null;
   let pid: number | null = null;
@@ -190,8 +195,11 @@ export async function serviceStatus(loc: ServiceLocation, opts: { execute: boole
       state = result.stdout.trim() || `unknown: ${result.stderr.trim().split("\n")[0] || `exit ${result.code}`}`;
     }
   }
+  const argv = content !== null && isManagedServiceFile(loc.platform, content) ? serviceArgvFromFile(loc.platform, content) : null;
   return {
     platform: loc.platform,
+    name: loc.name ?? null,
+    target: argv?.[3] ?? null,
     filePath,
     installed: content !== null,
     managed: content !== null && isManagedServiceFile(loc.platform, content),

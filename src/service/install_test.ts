@@ -134,11 +134,12 @@ for (const platform of ["darwin", "linux"] as const) {
       const home = freshHome();
       assert.deepEqual(
         await serviceStatus({ platform, home, uid: 501 }, { execute: false }),
-        { platform, filePath: serviceFilePath(platform, home), installed: false, managed: false, state: null, pid: null, managerOutput: null },
+        { platform, name: null, target: null, filePath: serviceFilePath(platform, home), installed: false, managed: false, state: null, pid: null, managerOutput: null },
       );
       await installService(plan(platform, home), { dryRun: false, execute: false, ...quiet });
       const ours = await serviceStatus({ platform, home, uid: 501 }, { execute: false });
       assert.equal(ours.installed && ours.managed, true);
+      assert.equal(ours.target, "ssh://docker@docker-host.example");
       writeFileSync(serviceFilePath(platform, home), "hand-written\n");
       const foreign = await serviceStatus({ platform, home, uid: 501 }, { execute: false });
       assert.deepEqual([foreign.installed, foreign.managed], [true, false]);

@@ -27,8 +27,8 @@ function str(text: string): string {
   return `<string>${xmlEscape(text)}</string>`;
 }
 
-/** Renders the LaunchAgent plist for `spec`. Throws a usage error for input no plist can carry. */
-export function launchdPlist(input: ServiceSpec): string {
+/** Renders the LaunchAgent plist for `spec` under `label`. Throws a usage error for input no plist can carry. */
+export function launchdPlist(input: ServiceSpec, label: string = LAUNCHD_LABEL): string {
   const spec = parseServiceSpec(input);
   const logs = launchdLogPaths(spec.logDir);
   const args = serviceArgv(spec).map((a) => `    ${str(a)}`);
@@ -40,7 +40,7 @@ export function launchdPlist(input: ServiceSpec): string {
     `<plist version="1.0">`,
     `<dict>`,
     `  <key>Label</key>`,
-    `  ${str(LAUNCHD_LABEL)}`,
+    `  ${str(label)}`,
     `  <key>ProgramArguments</key>`,
     `  <array>`,
     ...args,

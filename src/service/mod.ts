@@ -9,3 +9,4 @@ export { installService, serviceStatus, uninstallService } from "./install.ts";
 export { canRunCommands, isExecutable } from "./manager_commands.ts";
 export { launchdLogDir, planService, ServicePlatformSchema, type ServicePlatform } from "./plan.ts";
 export { defaultUpgradeDeps, rollbackService, type UpgradeDeps, type UpgradeOptions, upgradeService } from "./upgrade.ts";
+export { type InstalledService, listServices, nameForInstall, selectServices, serviceNameFor } from "./services.ts";

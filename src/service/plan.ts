@@ -17,8 +17,18 @@ export const ServicePlatformSchema = z.enum(["darwin", "linux"]);
 /** The service managers rdhpf knows: launchd (darwin) and systemd (linux). */
 export type ServicePlatform = z.infer<typeof ServicePlatformSchema>;
 
+/**
+ * A service's own name beside the first one: `com.rdhpf.<name>` /
+ * `rdhpf-<name>.service`. null is the first (or only) service, with the
+ * plain names `com.rdhpf` / `rdhpf.service` that installs before several
+ * hosts were possible already use.
+ */
+export const ServiceNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, "must be letters, digits, _ . - (at most 63)").nullable();
+export type ServiceName = z.infer<typeof ServiceNameSchema>;
+
 export const PlanOptionsSchema = z.object({
   platform: ServicePlatformSchema,
+  name: ServiceNameSchema.default(null),
   home: z.string().startsWith("/"),
   uid: z.number().int().nonnegative(),
   binary: z.string(),
@@ -30,8 +40,8 @@ export const PlanOptionsSchema = z.object({
 export type PlanOptions = z.input<typeof PlanOptionsSchema>;
 
 /** Where the service lives on one machine; enough for uninstall and status. */
-export const ServiceLocationSchema = PlanOptionsSchema.pick({ platform: true, home: true, uid: true });
-export type ServiceLocation = z.infer<typeof ServiceLocationSchema>;
+export const ServiceLocationSchema = PlanOptionsSchema.pick({ platform: true, name: true, home: true, uid: true });
+export type ServiceLocation = z.input<typeof ServiceLocationSchema>;
 
 /** One service-manager command. */
 export interface ServiceCommand {
@@ -72,16 +82,37 @@ function cmd(argv: string[], mayFail = false, retries = 0): ServiceCommand {
   return { argv, mayFail, retries };
 }
 
-/** The launchd log directory: `~/Library/Logs/rdhpf`. */
-export function launchdLogDir(home: string): string {
-  return join(home, "Library", "Logs", "rdhpf");
+/** The launchd log directory: `~/Library/Logs/rdhpf`, and `…/rdhpf/<name>` for a named service. */
+export function launchdLogDir(home: string, name: ServiceName = null): string {
+  return name === null ? join(home, "Library", "Logs", "rdhpf") : join(home, "Library", "Logs", "rdhpf", name);
+}
+
+/** launchd label of the service: `com.rdhpf`, `com.rdhpf.<name>`. */
+export function launchdLabel(name: ServiceName = null): string {
+  return name === null ? LAUNCHD_LABEL : `${LAUNCHD_LABEL}.${name}`;
+}
+
+/** systemd unit of the service: `rdhpf.service`, `rdhpf-<name>.service`. */
+export function systemdUnitName(name: ServiceName = null): string {
+  return name === null ? SYSTEMD_UNIT : SYSTEMD_UNIT.replace(/\.service$/, `-${name}.service`);
+}
+
+/** The directory of the service files: LaunchAgents, or the systemd user units. */
+export function serviceDir(platform: ServicePlatform, home: string): string {
+  return platform === "darwin" ? join(home, "Library", "LaunchAgents") : join(home, ".config", "systemd", "user");
 }
 
 /** The service file path for a platform: the LaunchAgent plist or the systemd user unit. */
-export function serviceFilePath(platform: ServicePlatform, home: string): string {
-  return platform === "darwin"
-    ? join(home, "Library", "LaunchAgents", `${LAUNCHD_LABEL}.plist`)
-    : join(home, ".config", "systemd", "user", SYSTEMD_UNIT);
+export function serviceFilePath(platform: ServicePlatform, home: string, name: ServiceName = null): string {
+  return join(serviceDir(platform, home), platform === "darwin" ? `${launchdLabel(name)}.plist` : systemdUnitName(name));
+}
+
+/** The service name a file name stands for (`com.rdhpf.x.plist` → "x", `rdhpf.service` → null); undefined when it is not one of ours. */
+export function serviceNameOfFile(platform: ServicePlatform, fileName: string): ServiceName | undefined {
+  const m = platform === "darwin" ? /^com\.rdhpf(?:\.(.+))?\.plist$/.exec(fileName) : /^rdhpf(?:-(.+))?\.service$/.exec(fileName);
+  if (!m) return undefined;
+  const name = m[1] ?? null;
+  return ServiceNameSchema.safeParse(name).success ? name : undefined;
 }
 
 /** True when the file content carries the marker of `rdhpf service install`. */
@@ -91,10 +122,12 @@ export function isManagedServiceFile(platform: ServicePlatform, content: string)
 
 /** The launchctl/systemctl commands for the service at `loc`, by phase. */
 export function managerCommands(loc: ServiceLocation): Pick<ServicePlan, "install" | "uninstall" | "afterUninstall" | "status" | "start"> {
-  const file = serviceFilePath(loc.platform, loc.home);
+  const name = loc.name ?? null;
+  const file = serviceFilePath(loc.platform, loc.home, name);
+  const SYSTEMD_UNIT = systemdUnitName(name);
   if (loc.platform === "darwin") {
     const domain = `gui/${loc.uid}`;
-    const service = `${domain}/${LAUNCHD_LABEL}`;
+    const service = `${domain}/${launchdLabel(name)}`;
     return {
       // bootout fails with "No such process" when nothing is loaded: fine.
       // enable clears a `launchctl disable` left behind, which would make
@@ -124,7 +157,7 @@ export function managerCommands(loc: ServiceLocation): Pick<ServicePlan, "instal
 /** Computes the service file and the commands for installing rdhpf as a service. Pure. */
 export function planService(input: PlanOptions): ServicePlan {
   const opts = PlanOptionsSchema.parse(input);
-  const logDir = launchdLogDir(opts.home);
+  const logDir = launchdLogDir(opts.home, opts.name);
   const spec = {
     binary: opts.binary,
     target: opts.target,
@@ -137,10 +170,10 @@ export function planService(input: PlanOptions): ServicePlan {
   const notes = darwin
     ? [
       `logs: ${logDir}/ (stdout.log and stderr.log catch what rdhpf prints before its own log is set up)`,
-      `restart: launchctl kickstart -k gui/${opts.uid}/${LAUNCHD_LABEL}`,
+      `restart: launchctl kickstart -k gui/${opts.uid}/${launchdLabel(opts.name)}`,
     ]
     : [
-      `logs: journalctl --user -u ${SYSTEMD_UNIT}`,
+      `logs: journalctl --user -u ${systemdUnitName(opts.name)}`,
       "a user service stops at logout unless lingering is on: loginctl enable-linger \"$USER\"",
     ];
   if (!("SSH_AUTH_SOCK" in opts.env)) {
@@ -148,8 +181,8 @@ export function planService(input: PlanOptions): ServicePlan {
   }
   return {
     platform: opts.platform,
-    filePath: serviceFilePath(opts.platform, opts.home),
-    content: darwin ? launchdPlist(spec) : systemdUnit(spec),
+    filePath: serviceFilePath(opts.platform, opts.home, opts.name),
+    content: darwin ? launchdPlist(spec, launchdLabel(opts.name)) : systemdUnit(spec),
     logDir: darwin ? logDir : null,
     ...managerCommands(opts),
     notes,

@@ -89,7 +89,7 @@ interface InstalledService {
 const SELECTING_OPTIONS = new Set(["--config", "-F", "--ssh-config", "-o", "--ssh-option"]);
 
 function readService(loc: ServiceLocation): InstalledService {
-  const file = serviceFilePath(loc.platform, loc.home);
+  const file = serviceFilePath(loc.platform, loc.home, loc.name ?? null);
   let content: string;
   try {
     content = readFileSync(file, "utf8");
