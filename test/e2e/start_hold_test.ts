@@ -25,7 +25,7 @@ const docker = (socketPath: string, configDir: string, args: string[]) => docker
 
 const skip = testbedSkipReason("start hold tests");
 const RUNS = 30;
-const TESTCONTAINERS_RUNS = 20;
+const TESTCONTAINERS_RUNS = 50;
 
 /** One raw `GET /v1.41/containers/json` on a new connection to the socket; its time in ms. */
 function rawList(socketPath: string): Promise<number> {
@@ -120,7 +120,7 @@ describe("the start hold on rdhpf's Docker socket (compiled binary, real sshd + 
     }
   });
 
-  it("passes Testcontainers' start with a wait strategy of ONE connection attempt, 20 of 20", async () => {
+  it(`passes Testcontainers' start with a wait strategy of ONE connection attempt, ${TESTCONTAINERS_RUNS} of ${TESTCONTAINERS_RUNS}`, async () => {
     const socketPath = (await daemon!.status()).docker.client_socket!;
     const r = await new Promise<DockerRun>((resolve) => {
       const started = performance.now();
