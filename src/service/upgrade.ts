@@ -78,7 +78,7 @@ const DaemonAnswerSchema = z.object({
 type DaemonAnswer = z.infer<typeof DaemonAnswerSchema>;
 
 /** The installed service as its file describes it. */
-interface InstalledService {
+interface UpgradeTarget {
   binary: string;
   /** `rdhpf status` arguments that select the service's instance. */
   statusArgs: string[];
@@ -88,7 +88,7 @@ interface InstalledService {
 /** `rdhpf status` options that change which instance a target resolves to (copied from the service's argv). */
 const SELECTING_OPTIONS = new Set(["--config", "-F", "--ssh-config", "-o", "--ssh-option"]);
 
-function readService(loc: ServiceLocation): InstalledService {
+function readService(loc: ServiceLocation): UpgradeTarget {
   const file = serviceFilePath(loc.platform, loc.home, loc.name ?? null);
   let content: string;
   try {
@@ -131,7 +131,7 @@ function platformOf(binary: string): BinaryPlatform | null {
 }
 
 /** The daemon as the installed binary's `rdhpf status` shows it; null when none answers live. */
-async function askDaemon(run: CommandRunner, svc: InstalledService): Promise<DaemonAnswer | null> {
+async function askDaemon(run: CommandRunner, svc: UpgradeTarget): Promise<DaemonAnswer | null> {
   const r = await run([svc.binary, "status", ...svc.statusArgs, "--format", "json"]);
   try {
     const answer = DaemonAnswerSchema.parse(JSON.parse(r.stdout));
@@ -188,7 +188,7 @@ async function handOver(deps: UpgradeDeps, daemon: DaemonAnswer | null): Promise
  * the forwards `previous` held. Returns the answer, or throws naming what
  * was missing at the deadline.
  */
-async function startAndVerify(deps: UpgradeDeps, opts: UpgradeOptions, svc: InstalledService, build: BuildIdentity, previous: DaemonAnswer | null): Promise<DaemonAnswer> {
+async function startAndVerify(deps: UpgradeDeps, opts: UpgradeOptions, svc: UpgradeTarget, build: BuildIdentity, previous: DaemonAnswer | null): Promise<DaemonAnswer> {
   const start = managerCommands(opts.loc).start;
   const startOnce = async () => {
     try {
@@ -228,10 +228,11 @@ async function startAndVerify(deps: UpgradeDeps, opts: UpgradeOptions, svc: Inst
 
 /**
  * Restores the backup and brings the old version back: the rollback path of
- * a failed upgrade, and `rdhpf service rollback`. Throws when the old
- * version does not answer either.
+ * a failed upgrade (`before`: the daemon as it was before that upgrade), and
+ * `rdhpf service rollback`. Throws when the old version does not answer
+ * either.
  */
-export async function rollbackService(opts: UpgradeOptions, deps: UpgradeDeps): Promise<void> {
+export async function rollbackService(opts: UpgradeOptions, deps: UpgradeDeps, before: DaemonAnswer | null = null): Promise<void> {
   const svc = readService(opts.loc);
   const oldVersion = await versionOf(deps.run, svc.backup, "check").catch(() => {
     throw usageError(`no usable backup at ${svc.backup}`, "a backup is written by rdhpf service upgrade; without one, install the wanted binary with rdhpf service install --binary PATH");
@@ -249,10 +250,11 @@ export async function rollbackService(opts: UpgradeOptions, deps: UpgradeDeps): 
     return;
   }
   await handOver(deps, current);
-  await startAndVerify(deps, opts, svc, oldVersion, current);
+  // The forwards to find again: the daemon's now, else (after a failed upgrade) those before it.
+  await startAndVerify(deps, opts, svc, oldVersion, current ?? before);
 }
 
-function printRollbackPlan(print: (line: string) => void, loc: ServiceLocation, svc: InstalledService, oldVersion: BuildIdentity): void {
+function printRollbackPlan(print: (line: string) => void, loc: ServiceLocation, svc: UpgradeTarget, oldVersion: BuildIdentity): void {
   print(`# would restore ${svc.binary} from ${svc.backup} (${describeBuild(oldVersion)})`);
   print("# would send SIGUSR2 to the running daemon and wait for it to exit");
   printCommands(print, "# would then run:", managerCommands(loc).start);
@@ -312,7 +314,7 @@ export async function upgradeService(newBinary: string, opts: UpgradeOptions, de
     deps.print(`FAILED: ${failure.message}`);
     deps.print("rolling back");
     try {
-      await rollbackService(opts, deps);
+      await rollbackService(opts, deps, before);
     } catch (rollbackErr) {
       throw new RdhpfError(`${failure.message}; the rollback failed too: ${(rollbackErr as Error).message}`, `the previous binary is at ${svc.backup}; look at the service's log and start it by hand`, 1);
     }
@@ -320,7 +322,7 @@ export async function upgradeService(newBinary: string, opts: UpgradeOptions, de
   }
 }
 
-function printSudoCommands(print: (line: string) => void, svc: InstalledService, newBinary: string, loc: ServiceLocation, before: DaemonAnswer | null): void {
+function printSudoCommands(print: (line: string) => void, svc: UpgradeTarget, newBinary: string, loc: ServiceLocation, before: DaemonAnswer | null): void {
   const tmp = join(dirname(svc.binary), `.${basename(svc.binary)}.new`);
   print(`${dirname(svc.binary)} needs root to change; run these instead:`);
   print(`  sudo cp -p ${shellWord(svc.binary)} ${shellWord(svc.backup)}`);
