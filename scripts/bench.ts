@@ -7,8 +7,10 @@
  *   npm run bench -- --only ports    port forwarding: start-up, add/remove latency, burst, idle
  *   npm run bench -- --only socket   rdhpf's Docker socket vs DOCKER_HOST=ssh:// [--cli-samples 20 --api-samples 500 --heavy-shell-ms 500]
  *   npm run bench -- --only hold     the start hold: first-try connects after docker run, with and without it [--hold-runs 200]
+ *   npm run bench -- --only lifecycle  start-up, idle cost, recovery, CLI start (see bench_lifecycle.ts for its options)
  *   npm run bench -- --only scale    cost as the host grows [--n 10,100,300 --binary NAME=PATH ...] (see bench_scale.ts; never part of the default run)
  */
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { Agent, get } from "node:http";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
@@ -30,7 +32,7 @@ const CLI_SAMPLES = arg("cli-samples", 20);
 const API_SAMPLES = arg("api-samples", 500);
 const HEAVY_SHELL_MS = arg("heavy-shell-ms", 500);
 const HOLD_RUNS = arg("hold-runs", 200);
-const SECTIONS = ["ports", "socket", "hold", "scale"] as const;
+const SECTIONS = ["ports", "socket", "hold", "lifecycle", "scale"] as const;
 const ONLY = process.argv.includes("--only") ? (process.argv[process.argv.indexOf("--only") + 1] ?? "") : null;
 if (ONLY !== null && !(SECTIONS as readonly string[]).includes(ONLY)) throw new Error(`--only ${ONLY}: expected one of ${SECTIONS.join(", ")}`);
 // The scaling run starts hundreds of containers (minutes): only when asked for.
@@ -291,5 +293,11 @@ console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? "?"}, ${(totalmem
 if (runs("ports")) await portsSection();
 if (runs("socket")) await socketSection();
 if (runs("hold")) await holdSection();
+if (runs("lifecycle")) {
+  // Its own script with its own options (--parts, --samples, --idle-s): run as a child, the rest of argv passed on.
+  const rest = process.argv.slice(2).filter((a, i, all) => a !== "--only" && all[i - 1] !== "--only");
+  const r = spawnSync(process.execPath, [join(import.meta.dirname, "bench_lifecycle.ts"), ...rest], { stdio: "inherit" });
+  if (r.status !== 0) console.log(`bench_lifecycle.ts exited ${r.status}`);
+}
 if (runs("scale")) await benchScale();
 console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);

@@ -3,7 +3,8 @@
  * remote Docker host on this machine (docs/performance.md, "Start-up, idle
  * cost and recovery"). A script, not a test: it asserts nothing, it reports.
  *
- *   bun scripts/bench_lifecycle.ts [--only startup,idle,recovery,cli] [--samples 10] [--idle-s 120] [--port0 26000]
+ *   npm run bench -- --only lifecycle [--parts startup,idle,recovery,cli] [--samples 10] [--idle-s 120] [--port0 26000]
+ *   (or: bun scripts/bench_lifecycle.ts with the same options)
  *
  * - startup: spawn → the first of 5 running containers' forwards answers HTTP
  *   (endpoint cached from an earlier start, as on every start but the first).
@@ -24,7 +25,7 @@ function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i === -1 ? dflt : process.argv[i + 1]!;
 }
-const ONLY = new Set(arg("only", "startup,idle,recovery,cli").split(","));
+const ONLY = new Set(arg("parts", "startup,idle,recovery,cli").split(","));
 const SAMPLES = Number(arg("samples", "10"));
 const IDLE_S = Number(arg("idle-s", "120"));
 const CONTAINERS = 5;
