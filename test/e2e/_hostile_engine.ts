@@ -1,6 +1,6 @@
 /**
  * A compromised remote's Docker engine: a minimal Engine API server (API
- * 1.41) on a unix socket that lists containers with hostile names and labels
+ * 1.41) on a unix socket that lists and inspects containers with hostile names and labels
  * and writes malformed, truncated and huge lines into the event stream.
  * Real dockerd refuses such names; a hostile engine (or a man in the middle
  * of the remote socket) does not.
@@ -80,6 +80,20 @@ export async function startHostileEngine(opts: HostileEngineOptions): Promise<Ho
         Id: c.id, Names: [`/${c.name}`], Labels: c.labels, Created: created, State: "running",
         Ports: c.port === undefined ? [] : [{ IP: "0.0.0.0", PrivatePort: 80, PublicPort: c.port, Type: "tcp" }],
       })));
+    } else if (/^\/v[\d.]+\/containers\/[^/]+\/json$/.test(path)) {
+      // Inspect, as dockerd answers it: by full id, id prefix or name; 404 for anything else.
+      const ref = decodeURIComponent(path.split("/")[3]!);
+      const c = containers.find((x) => x.id === ref || x.id.startsWith(ref) || x.name === ref);
+      if (!c) {
+        res.writeHead(404, { "content-type": "application/json" });
+        res.end(JSON.stringify({ message: `No such container: ${ref}` }));
+        return;
+      }
+      json(res, {
+        Id: c.id, Name: `/${c.name}`, Created: new Date(created * 1000).toISOString(),
+        State: { Running: true, StartedAt: new Date(created * 1000).toISOString() }, Config: { Labels: c.labels },
+        NetworkSettings: { Ports: c.port === undefined ? {} : { "80/tcp": [{ HostIp: "0.0.0.0", HostPort: String(c.port) }] } },
+      });
     } else if (/^\/v[\d.]+\/events$/.test(path)) {
       streamsOpened++;
       streams.add(res);

@@ -169,7 +169,8 @@ describe("hostile Docker metadata (compiled binary, real sshd + dockerd, hostile
         { id: "b".repeat(64), name: "N".repeat(MIB), labels: {}, port: HUGE_PORT },
         { id: "c".repeat(64), name: "\u202eevil\u200b\u0301\u0301\u0301\u0301", labels: {}, port: BIDI_PORT },
         // Without ports; listed in the status all the same: their names make its JSON larger than a pipe buffer.
-        ...Array.from({ length: FILLERS }, (_, i) => ({ id: i.toString(16).padStart(64, "f"), name: `filler-${i}-${"x".repeat(400)}`, labels: {} })),
+        // Ids unique, as Docker's are (padding with "f" made some equal, e.g. 0xf and 0xff).
+        ...Array.from({ length: FILLERS }, (_, i) => ({ id: `f${i.toString(16).padStart(63, "0")}`, name: `filler-${i}-${"x".repeat(400)}`, labels: {} })),
       ],
       eventLines: [
         `this is not json at all ${shellBait("event")} \u001b[2J`,
