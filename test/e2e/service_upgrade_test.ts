@@ -69,6 +69,27 @@ function compile(source: string, outfile: string, defines: Record<string, string
   execFileSync(bun, ["build", "--compile", "--minify", ...defineArgs, "--outfile", outfile, source], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
 }
 
+/** GET http://127.0.0.1:`port`/ every 10 ms until stop(): how many answered, and when the others failed. */
+function pollPort(port: number): { stop(): Promise<{ answered: number; failures: number[] }> } {
+  let polling = true;
+  let answered = 0;
+  const failures: number[] = [];
+  const loop = (async () => {
+    while (polling) {
+      if (await httpGet(port, "127.0.0.1", 2000)) answered++;
+      else failures.push(Date.now());
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  return {
+    stop: async () => {
+      polling = false;
+      await loop;
+      return { answered, failures };
+    },
+  };
+}
+
 interface Answer { pid: number; version: string; commit: string; state: string; ssh: { master_pid: number | null }; forwards: { local_port: number; state: string }[] }
 
 describe("rdhpf service upgrade: replace the binary of a running service, dropping nothing (compiled binaries, real sshd + dockerd)", { skip }, () => {
@@ -156,16 +177,7 @@ describe("rdhpf service upgrade: replace the binary of a running service, droppi
     await waitFor("the echo before the upgrade", () => echoed.includes("before"), 5_000);
 
     // Poll the forwarded port the whole time: a hand-over that drops the forwards shows up here.
-    let polling = true;
-    let answered = 0;
-    const failures: number[] = [];
-    const poller = (async () => {
-      while (polling) {
-        if (await httpGet(port, "127.0.0.1", 2000)) answered++;
-        else failures.push(Date.now());
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    })();
+    const poller = pollPort(port);
 
     const upStarted = Date.now();
     const up = await runBinary(installed, ["service", "upgrade", newBinary, "--timeout", "60s"], env);
@@ -190,8 +202,7 @@ describe("rdhpf service upgrade: replace the binary of a running service, droppi
     await waitFor("the echo after the rollback", () => echoed.includes("rolled"), 5_000);
     echo.destroy();
 
-    polling = false;
-    await poller;
+    const { answered, failures } = await poller.stop();
     assert.equal(tb.acceptedConnections(), acceptedBefore, "no new SSH connection at sshd");
     assert.deepEqual(failures, [], `the forwarded port failed ${failures.length} of ${answered + failures.length} requests`);
     assert.ok(answered > 10, `only ${answered} requests were made`);
@@ -207,20 +218,10 @@ describe("rdhpf service upgrade: replace the binary of a running service, droppi
     const before = (await status())!;
     const installedSum = sha256(installed);
     const acceptedBefore = tb.acceptedConnections();
-    let polling = true;
-    let answered = 0;
-    const failures: number[] = [];
-    const poller = (async () => {
-      while (polling) {
-        if (await httpGet(port, "127.0.0.1", 2000)) answered++;
-        else failures.push(Date.now());
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    })();
+    const poller = pollPort(port);
 
     const up = await runBinary(installed, ["service", "upgrade", broken, "--timeout", "5s"], env);
-    polling = false;
-    await poller;
+    const { answered, failures } = await poller.stop();
     assert.equal(up.code, 1, up.out);
     assert.match(up.out, /upgrade failed at verify: after 5 s: no daemon answered; rolled back/);
     assert.equal(sha256(installed), installedSum, "the installed binary is the old one again, byte for byte");
