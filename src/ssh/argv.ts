@@ -35,6 +35,7 @@ import { bracketIpv6 } from "../address.ts";
 import { isPort, MAX_PORT } from "../port.ts";
 import { singleQuote } from "../shell_words.ts";
 import { hasUnsafeChars } from "../text_safety.ts";
+import { type MuxForward, PORT_STREAMLOCAL } from "./mux_protocol.ts";
 import { destination, type SshTarget } from "./target.ts";
 
 /** Everything the argv builder needs about one remote host. */
@@ -130,6 +131,22 @@ export function socketForwardSpec(localPath: string, remotePath: string): string
   checkSocketPath(localPath, "local socket path");
   checkSocketPath(remotePath, "remote socket path");
   return `${localPath}:${remotePath}`;
+}
+
+/**
+ * A TCP forward as a mux request carries it: what `ssh -O forward -L
+ * forwardSpec(f)` sends (ssh's parse_forward drops the IPv6 brackets), so
+ * that forwards opened either way are the same to the master.
+ */
+export function muxForward(f: LocalForward): MuxForward {
+  forwardSpec(f); // the same checks
+  return { listenHost: f.bindAddress, listenPort: f.localPort, connectHost: f.remoteHost, connectPort: f.remotePort };
+}
+
+/** A unix socket forward as a mux request carries it: both paths with the port PORT_STREAMLOCAL. */
+export function muxSocketForward(localPath: string, remotePath: string): MuxForward {
+  socketForwardSpec(localPath, remotePath); // the same checks
+  return { listenHost: localPath, listenPort: PORT_STREAMLOCAL, connectHost: remotePath, connectPort: PORT_STREAMLOCAL };
 }
 
 /**

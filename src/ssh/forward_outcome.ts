@@ -1,32 +1,28 @@
 /**
- * Reading what a batch of `ssh -O forward` / `-O cancel` did to each spec:
- * which ones failed and why, in words for status and logs. Pure, apart from
- * the bind probe that names a cause ssh did not print.
+ * Reading what the master did with each forward request: which failed and
+ * why, in words for status and logs. Pure, apart from the bind probe that
+ * names a cause the master did not print.
  *
  * Measured with OpenSSH 9.2 on a 2-core Debian 12 machine, sshd on loopback:
- * - One `-O forward` with several -L where one fails (local port busy) does
- *   NOT stop at the failure: every -L is attempted, the others are
- *   established, ssh exits 255 and prints per failed -L
- *   "mux_client_forward: forwarding request failed: Port forwarding failed"
- *   plus "muxclient: master forward request failed" — without naming which.
- *   The cause goes to the MASTER's stderr: "bind [127.0.0.1]:5432: Address
- *   already in use", "channel_setup_fwd_listener_tcpip: cannot listen to
- *   port: 5432", "mux_master_process_open_fwd: requested local forward
- *   127.0.0.1:5432 -> 127.0.0.1:5432 failed" (the last at LogLevel INFO).
- * - `-O forward` of a forward the master already holds (same -L) succeeds
- *   (exit 0, no change); the same local port with a different remote end
- *   fails like a busy port.
- * - So `forward()` learns each spec's fate from the master's "requested
- *   local forward ... failed" lines when their number matches the client's
- *   failures (20 -L with one busy: 1 ssh run, ~10 ms); otherwise it retries
- *   the specs of the failed batch one by one (21 runs, ~150 ms): established
- *   ones answer "ok" again, failed ones fail again with their own cause.
+ * - The master answers each MUX_C_OPEN_FWD on its own (mux_client.ts), so
+ *   every request's fate is known exactly, whatever else the batch held.
+ * - A failed local forward is answered only with "Port forwarding failed";
+ *   the cause goes to the MASTER's stderr, written before the answer:
+ *   "bind [127.0.0.1]:5432: Address already in use",
+ *   "channel_setup_fwd_listener_tcpip: cannot listen to port: 5432",
+ *   "mux_master_process_open_fwd: requested local forward 127.0.0.1:5432 ->
+ *   127.0.0.1:5432 failed" (the last at LogLevel INFO).
+ * - Opening a forward the master already holds (same four fields) answers OK
+ *   and changes nothing; the same local port with another remote end fails
+ *   like a busy port. Closing one it does not hold answers "port not
+ *   forwarded".
  *
  * @module
  */
 import { tryListen } from "../listens.ts";
 import type { LocalForward } from "./argv.ts";
-import { classifySshStderr, type SshErrorKind, type SshFailure } from "./errors.ts";
+import { classifySshStderr, type SshFailure } from "./errors.ts";
+import type { MuxBroken } from "./mux_client.ts";
 import type { SshRunResult } from "./process.ts";
 
 /** Outcome of one forward spec (internal bookkeeping). */
@@ -51,31 +47,8 @@ export interface MuxResult {
   /** Specs now in place (forward) or gone (cancel), in the order given. */
   ok: LocalForward[];
   failed: FailedForward[];
-  /** Wall time including retries. */
+  /** Wall time of the whole batch. */
   durationMs: number;
-  /** ssh processes run: one per batch of `SPECS_PER_CALL`, plus bounded retries (see `forward()`). */
-  sshRuns: number;
-}
-
-/**
- * Most -L specs in one ssh call. A spec is at most ~100 bytes, so 200 keep
- * the argv near 20 KiB, far below the OS limits (macOS: 1 MiB for argv and
- * environment together; Linux: 2 MiB, 128 KiB per string), and one call
- * still carries a whole container's worth of ports in the common case.
- */
-export const SPECS_PER_CALL = 200;
-/**
- * Most single-spec retries per `forward()` when ssh does not say which specs
- * of a failed call failed: each costs an ssh process (~5 ms), and a host that
- * publishes thousands of ports that all fail must not cost thousands of them.
- */
-export const SOLO_RETRIES_PER_CALL = 64;
-
-/** `items` in consecutive slices of at most `size`. */
-export function chunksOf<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }
 
 export function failureOf(r: SshRunResult, extra = ""): SshFailure {
@@ -83,9 +56,22 @@ export function failureOf(r: SshRunResult, extra = ""): SshFailure {
   return classifySshStderr(`${extra}\n${r.stderr}`);
 }
 
-/** True for failures that hit every spec alike (no master, timeout). */
-export function isWholesale(kind: SshErrorKind): boolean {
-  return kind === "master-gone" || kind === "timeout" || kind === "control-socket-in-use";
+const MASTER_GONE_HINT = "the SSH ControlMaster is not running; rdhpf reconnects by itself";
+
+/**
+ * The failure of every request a broken exchange left unanswered: the same
+ * kinds `ssh -O` failures had ("master-gone" for no master, "timeout" for
+ * one that does not answer), so that reconnecting works alike.
+ */
+export function brokenExchangeFailure(broken: MuxBroken): SshFailure {
+  return broken.kind === "timeout"
+    ? { kind: "timeout", message: broken.reason, hint: "the SSH ControlMaster does not answer; rdhpf reconnects by itself" }
+    : { kind: "master-gone", message: broken.reason, hint: MASTER_GONE_HINT };
+}
+
+/** The master's own answer to a failed request, as ssh -O would have printed it. */
+export function refusedRequestFailure(reason: string): SshFailure {
+  return classifySshStderr(`forwarding request failed: ${reason}`);
 }
 
 /**
@@ -99,19 +85,6 @@ export function masterLinesFor(masterText: string, f: LocalForward): string {
     .split(/\r?\n/)
     .filter((l) => needles.some((n) => l.includes(n)))
     .join("\n");
-}
-
-/**
- * Indexes of the forwards the master reported as failed. OpenSSH 9.2 logs
- * (at LogLevel INFO) "mux_master_process_open_fwd: requested local forward
- * 127.0.0.1:5432 -> 127.0.0.1:5432 failed", addresses without brackets.
- */
-export function failedForwardsInMasterLog(masterText: string, forwards: LocalForward[]): Set<number> {
-  const failed = new Set<number>();
-  forwards.forEach((f, i) => {
-    if (masterText.includes(`requested local forward ${f.bindAddress}:${f.localPort} -> ${f.remoteHost}:${f.remotePort} failed`)) failed.add(i);
-  });
-  return failed;
 }
 
 /** Asks the OS whether a local TCP port can be bound, to name the cause when ssh did not. */
@@ -128,7 +101,7 @@ export function failureReason(f: SshFailure): string {
   return f.hint ? `${f.message} (${f.hint})` : f.message;
 }
 
-export function toMuxResult(outcomes: ForwardOutcome[], durationMs: number, sshRuns: number): MuxResult {
+export function toMuxResult(outcomes: ForwardOutcome[], durationMs: number): MuxResult {
   const failed: FailedForward[] = [];
   const ok: LocalForward[] = [];
   for (const o of outcomes) {
@@ -139,5 +112,5 @@ export function toMuxResult(outcomes: ForwardOutcome[], durationMs: number, sshR
       failed.push({ spec: o.forward, reason: failureReason(failure), portInUse: failure.kind === "port-in-use", failure });
     }
   }
-  return { ok, failed, durationMs, sshRuns };
+  return { ok, failed, durationMs };
 }

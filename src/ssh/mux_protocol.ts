@@ -10,6 +10,17 @@
  * request id, answered by MUX_S_ALIVE with that id and the master's pid.
  * A `string` is a uint32 length and that many bytes.
  *
+ * Forwards (PROTOCOL.mux §5; OpenSSH's mux.c, mux_client_forward and
+ * mux_master_process_open_fwd/_close_fwd): MUX_C_OPEN_FWD / MUX_C_CLOSE_FWD
+ * carry request id, forward type (MUX_FWD_LOCAL), listen host, listen port,
+ * connect host, connect port; a port of PORT_STREAMLOCAL makes its host
+ * string a unix socket path. The master answers MUX_S_OK, or MUX_S_FAILURE
+ * with a reason ("Port forwarding failed", "port not forwarded"). It finds
+ * the forward to close, and an already open one, by comparing these strings
+ * byte for byte with those of the open, so they must be exactly what
+ * `ssh -O forward -L` sends for the same spec: the address without IPv6
+ * brackets, the connect host as given.
+ *
  * @module
  */
 
@@ -19,9 +30,17 @@ export const MUX_PROTOCOL_VERSION = 4;
 /** Message types (PROTOCOL.mux §11). */
 export const MUX_MSG_HELLO = 0x00000001;
 export const MUX_C_ALIVE_CHECK = 0x10000004;
+export const MUX_C_OPEN_FWD = 0x10000006;
+export const MUX_C_CLOSE_FWD = 0x10000007;
+export const MUX_S_OK = 0x80000001;
 export const MUX_S_PERMISSION_DENIED = 0x80000002;
 export const MUX_S_FAILURE = 0x80000003;
 export const MUX_S_ALIVE = 0x80000005;
+
+/** Forward type of a local (-L) forward. */
+export const MUX_FWD_LOCAL = 1;
+/** A "port" that makes its host string a unix socket path: (uint32)-2 (OpenSSH's misc.h). */
+export const PORT_STREAMLOCAL = 0xfffffffe;
 
 /**
  * A master's answers here are a few dozen bytes; a length beyond this means
@@ -33,6 +52,7 @@ export const MAX_MESSAGE_BYTES = 64 * 1024;
 /** A message from the master, as far as rdhpf understands it. */
 export type MuxMessage =
   | { type: "hello"; version: number; extensions: Array<[string, string]> }
+  | { type: "ok"; requestId: number }
   | { type: "alive"; requestId: number; pid: number }
   | { type: "permission-denied" | "failure"; requestId: number; reason: string }
   | { type: "other"; code: number };
@@ -40,12 +60,27 @@ export type MuxMessage =
 /** The bytes do not follow the mux protocol. */
 export class MuxProtocolError extends Error {}
 
-function message(type: number, body: number[]): Uint8Array {
-  const out = new Uint8Array(8 + body.length * 4);
+/** A body field: a uint32, or a string (uint32 length + UTF-8 bytes). */
+type Field = number | string;
+
+function message(type: number, body: Field[]): Uint8Array {
+  const encoded = body.map((f) => (typeof f === "number" ? f : new TextEncoder().encode(f)));
+  const bodyBytes = encoded.reduce<number>((n, f) => n + (typeof f === "number" ? 4 : 4 + f.length), 0);
+  const out = new Uint8Array(8 + bodyBytes);
   const view = new DataView(out.buffer);
-  view.setUint32(0, 4 + body.length * 4);
+  view.setUint32(0, 4 + bodyBytes);
   view.setUint32(4, type);
-  body.forEach((v, i) => view.setUint32(8 + i * 4, v));
+  let offset = 8;
+  for (const f of encoded) {
+    if (typeof f === "number") {
+      view.setUint32(offset, f >>> 0);
+      offset += 4;
+    } else {
+      view.setUint32(offset, f.length);
+      out.set(f, offset + 4);
+      offset += 4 + f.length;
+    }
+  }
   return out;
 }
 
@@ -57,6 +92,31 @@ export function encodeHello(): Uint8Array {
 /** An alive check; the master echoes `requestId` in its MUX_S_ALIVE. */
 export function encodeAliveCheck(requestId: number): Uint8Array {
   return message(MUX_C_ALIVE_CHECK, [requestId >>> 0]);
+}
+
+/**
+ * One local forward as the master sees it: a TCP address and port, or a
+ * unix socket path with the port PORT_STREAMLOCAL, on each side.
+ */
+export interface MuxForward {
+  listenHost: string;
+  listenPort: number;
+  connectHost: string;
+  connectPort: number;
+}
+
+function forwardBody(requestId: number, f: MuxForward): Field[] {
+  return [requestId >>> 0, MUX_FWD_LOCAL, f.listenHost, f.listenPort, f.connectHost, f.connectPort];
+}
+
+/** Asks the master to open a local forward; answered by MUX_S_OK or MUX_S_FAILURE with `requestId`. */
+export function encodeOpenForward(requestId: number, f: MuxForward): Uint8Array {
+  return message(MUX_C_OPEN_FWD, forwardBody(requestId, f));
+}
+
+/** Asks the master to close a local forward it holds (same strings as the open). */
+export function encodeCloseForward(requestId: number, f: MuxForward): Uint8Array {
+  return message(MUX_C_CLOSE_FWD, forwardBody(requestId, f));
 }
 
 /**
@@ -108,6 +168,8 @@ export function decodeMessage(payload: Uint8Array): MuxMessage {
       while (!r.done) extensions.push([r.string("extension name"), r.string("extension value")]);
       return { type: "hello", version, extensions };
     }
+    case MUX_S_OK:
+      return { type: "ok", requestId: r.u32("request id") };
     case MUX_S_ALIVE:
       return { type: "alive", requestId: r.u32("request id"), pid: r.u32("pid") };
     case MUX_S_PERMISSION_DENIED:

@@ -1,6 +1,7 @@
-// Mux operations through a real ControlMaster: forwards (batched, partial
-// failure), unix socket forwards, remote commands, and the promise that none
-// of them opens another SSH connection.
+// Mux operations through a real ControlMaster: forwards in the mux protocol
+// (batches, partial failure, equivalence with `ssh -O forward/cancel`), unix
+// socket forwards, remote commands, and the promise that none of them opens
+// another SSH connection.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, lstatSync } from "node:fs";
@@ -10,6 +11,7 @@ import { join } from "node:path";
 import type { LocalForward } from "../../src/ssh/argv.ts";
 import { SshMaster } from "../../src/ssh/master.ts";
 import { Mux } from "../../src/ssh/mux.ts";
+import { runSsh } from "../../src/ssh/process.ts";
 import { classifySshStderr, SshConnectError } from "../../src/ssh/errors.ts";
 import { startTestbed, type Testbed, testbedSkipReason } from "../testbed/mod.ts";
 import { contextFor, httpGetLocal, runtimeDirForTest } from "./_ssh_support.ts";
@@ -88,19 +90,17 @@ describe("Mux through a real ControlMaster", { skip }, () => {
     assert.equal(await httpGetLocal("127.0.0.1", port), "ECONNREFUSED");
   });
 
-  it("carries 20 forwards in one ssh run, on 127.0.0.1 and ::1", async () => {
+  it("carries 20 forwards in one exchange, on 127.0.0.1 and ::1", async () => {
     const ports = await Promise.all(Array.from({ length: 10 }, () => freePort()));
     const specs = ports.flatMap((p) => [web(p), web(p, "::1")]);
     const added = await mux.forward(specs);
     assert.deepEqual(added.ok, specs);
-    assert.equal(added.sshRuns, 1);
     for (const p of ports) {
       assert.match(await httpGetLocal("127.0.0.1", p), /200/);
       assert.match(await httpGetLocal("::1", p), /200/);
     }
     const removed = await mux.cancel(specs);
     assert.deepEqual(removed.ok, specs);
-    assert.equal(removed.sshRuns, 1);
     for (const p of ports) assert.equal(await httpGetLocal("127.0.0.1", p), "ECONNREFUSED");
     process.stderr.write(`    20 -L: forward ${added.durationMs} ms, cancel ${removed.durationMs} ms\n`);
   });
@@ -121,21 +121,19 @@ describe("Mux through a real ControlMaster", { skip }, () => {
       assert.match(failure.hint ?? "", new RegExp(`lsof -nP -i :${busy}`));
       assert.match(await httpGetLocal("127.0.0.1", a), /200/);
       assert.match(await httpGetLocal("127.0.0.1", c), /200/);
-      assert.equal(r.sshRuns, 1, "the master's lines name the failed spec");
       await mux.cancel([web(a), web(c)]);
     } finally {
       blocker.close();
     }
   });
 
-  it("names the failed spec from the master's lines in one ssh run, also on ::1", async () => {
+  it("names the failed spec from the master's lines, also on ::1", async () => {
     const ports = await Promise.all(Array.from({ length: 5 }, () => freePort()));
     const busy = ports[2]!;
     const blocker = await occupy(busy, "::1");
     try {
       const specs = ports.flatMap((p) => [web(p), web(p, "::1")]);
       const r = await mux.forward(specs);
-      assert.equal(r.sshRuns, 1);
       const failed = r.failed;
       assert.deepEqual(failed.map((x) => [x.spec.bindAddress, x.spec.localPort]), [["::1", busy]]);
       assert.equal(r.ok.length, specs.length - 1);
@@ -148,13 +146,12 @@ describe("Mux through a real ControlMaster", { skip }, () => {
     }
   });
 
-  it("without the master's stderr, retries spec by spec and still names each outcome", async () => {
+  it("without the master's stderr, names the cause of a failed forward by a bind probe", async () => {
     const plain = new Mux(contextFor(tb, rt.dir));
     const [a, busy, c] = [await freePort(), await freePort(), await freePort()];
     const blocker = await occupy(busy);
     try {
       const r = await plain.forward([web(a), web(busy), web(c)]);
-      assert.equal(r.sshRuns, 4);
       assert.deepEqual(r.ok, [web(a), web(c)]);
       assert.deepEqual(r.failed.map((x) => [x.spec.localPort, x.failure.kind]), [[busy, "port-in-use"]]);
       await plain.cancel([web(a), web(c)]);
@@ -181,6 +178,43 @@ describe("Mux through a real ControlMaster", { skip }, () => {
     assert.deepEqual((await mux.forward([web(port)])).failed, []);
     assert.deepEqual((await mux.cancel([web(port)])).failed, []);
     assert.deepEqual((await mux.cancel([web(port)])).failed, []);
+  });
+
+  it("starts no ssh process to add or cancel forwards", async () => {
+    const noClient = new Mux(contextFor(tb, rt.dir, { sshBinary: join(rt.dir, "no-such-ssh") }), { masterLog: master });
+    const port = await freePort();
+    assert.deepEqual((await noClient.forward([web(port), web(port, "::1")])).failed, []);
+    assert.match(await httpGetLocal("::1", port), /200/);
+    assert.deepEqual((await noClient.cancel([web(port), web(port, "::1")])).failed, []);
+    assert.equal(await httpGetLocal("::1", port), "ECONNREFUSED");
+  });
+
+  // The master finds a forward to cancel (and an existing one) by comparing
+  // the request's strings with those it holds: a master adopted from an
+  // rdhpf that used `ssh -O forward` must see rdhpf's requests as the same.
+  it("cancels with the protocol what ssh -O forward opened, and ssh -O cancel cancels what the protocol opened", async () => {
+    const ctx = contextFor(tb, rt.dir);
+    const port = await freePort();
+    const pair = [web(port), web(port, "::1")];
+    const byClient = await runSsh({ kind: "forward", forwards: pair }, ctx);
+    assert.equal(byClient.code, 0, byClient.stderr);
+    assert.deepEqual((await mux.forward(pair)).failed, [], "an open of what ssh -O forward opened is found existing");
+    assert.deepEqual((await mux.cancel(pair)).ok, pair);
+    for (const host of ["127.0.0.1", "::1"]) assert.equal(await httpGetLocal(host, port), "ECONNREFUSED", `${host}:${port} cancelled`);
+
+    assert.deepEqual((await mux.forward(pair)).failed, []);
+    const cancelled = await runSsh({ kind: "cancel", forwards: pair }, ctx);
+    assert.equal(cancelled.code, 0);
+    assert.doesNotMatch(cancelled.stderr, /port not forwarded/, "ssh -O cancel found both forwards");
+    for (const host of ["127.0.0.1", "::1"]) assert.equal(await httpGetLocal(host, port), "ECONNREFUSED", `${host}:${port} cancelled`);
+
+    const local = join(rt.dir, "equiv.sock");
+    assert.equal((await runSsh({ kind: "forward-socket", localPath: local, remotePath: tb.dockerSocket }, ctx)).code, 0);
+    await mux.cancelSocket(local, tb.dockerSocket);
+    await mux.forwardSocket(local, tb.dockerSocket);
+    const socketCancel = await runSsh({ kind: "cancel-socket", localPath: local, remotePath: tb.dockerSocket }, ctx);
+    assert.doesNotMatch(socketCancel.stderr, /port not forwarded/, "ssh -O cancel found the socket forward");
+    assert.equal(await pingOverSocket(local), "ECONNREFUSED");
   });
 
   it("forwards a unix socket to the remote Docker engine, and cancel removes the socket file", async () => {
@@ -241,6 +275,20 @@ describe("Mux through a real ControlMaster", { skip }, () => {
     await mux.forwardSocket(local, tb.dockerSocket);
     assert.equal(await pingOverSocket(local), "OK");
     await mux.cancelSocket(local, tb.dockerSocket);
+  });
+
+  it("fails forwards as timeout when the master is stopped, and works again when it resumes", async () => {
+    const quick = new Mux(contextFor(tb, rt.dir), { masterLog: master, opTimeoutMs: 300 });
+    const port = await freePort();
+    process.kill(master.pid!, "SIGSTOP");
+    try {
+      const r = await quick.forward([web(port)]);
+      assert.equal(r.failed[0]!.failure.kind, "timeout");
+    } finally {
+      process.kill(master.pid!, "SIGCONT");
+    }
+    assert.deepEqual((await quick.forward([web(port)])).failed, []);
+    await quick.cancel([web(port)]);
   });
 
   it("never falls back to a new connection when the master is gone", async () => {
