@@ -2,7 +2,8 @@
  * The way to the remote Docker engine, through the SSH master:
  *
  * 1. "socket-forward": the remote engine's unix socket forwarded to a private
- *    local socket (`ssh -O forward -L local.sock:remote.sock`): about 2 ms per
+ *    local socket (a mux forward request, like `ssh -O forward -L
+ *    local.sock:remote.sock`): about 2 ms per
  *    API request and no remote process at all.
  * 2. "dial-stdio": when the server refuses stream-local forwarding or the
  *    endpoint is not a unix socket, a local relay socket whose connections

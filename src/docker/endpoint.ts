@@ -1,6 +1,6 @@
 /**
  * The remote Docker endpoint: which command discovers it and how its answer
- * is read. Only a unix socket can be forwarded with `ssh -O forward -L`; every
+ * is read. Only a unix socket can be forwarded by the master (a local forward); every
  * other kind is reached through `docker system dial-stdio` on the remote.
  *
  * @module
