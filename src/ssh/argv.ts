@@ -61,7 +61,12 @@ export interface LocalForward {
   remotePort: number;
 }
 
-/** Every ssh operation rdhpf performs. */
+/**
+ * Every ssh operation rdhpf performs. rdhpf itself adds and cancels forwards
+ * in the mux protocol (mux.ts), not with "forward"/"cancel"/"-socket": those
+ * stay as the reference its requests must equal (argv and mux protocol
+ * tests, scripts/bench_mux_forward.ts) and for forwards made by hand.
+ */
 export type SshOperation =
   | { kind: "master" }
   | { kind: "check" }

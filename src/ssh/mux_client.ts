@@ -9,7 +9,7 @@
  * one by one, in order, each with its own reply.
  *
  * One connection per exchange, not a persistent one: connect plus the hello
- * round trip cost ~0.1 ms here (measured, see mux.ts), a fresh connection
+ * round trip cost well under 1 ms here (measured, see mux.ts), a fresh connection
  * always reaches the current master (a persistent one would have to notice
  * a master restart or replacement and be reopened), and nothing can leak
  * between calls.
