@@ -49,7 +49,7 @@ import {
   refusedRequestFailure,
   toMuxResult,
 } from "./forward_outcome.ts";
-import { muxExchange } from "./mux_client.ts";
+import { type MuxExchange, muxExchange } from "./mux_client.ts";
 import { encodeCloseForward, encodeOpenForward, type MuxForward, type MuxMessage } from "./mux_protocol.ts";
 import { runSsh, spawnSsh, type SshRunResult } from "./process.ts";
 
@@ -85,7 +85,7 @@ export class Mux {
   }
 
   /** Sends one open or close request per forward over one connection. */
-  private exchange(op: "forward" | "cancel", forwards: MuxForward[], specs: string[]) {
+  private exchange(op: "forward" | "cancel", forwards: MuxForward[], specs: string[]): Promise<MuxExchange> {
     if (log.isEnabledFor("debug")) for (const spec of specs) log.debug("Mux request", { op, spec });
     const encode = op === "forward" ? encodeOpenForward : encodeCloseForward;
     return muxExchange(this.ctx.controlPath, forwards.map((f) => (requestId: number) => encode(requestId, f)), this.opTimeoutMs);
