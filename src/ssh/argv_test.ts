@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { forwardSpec, type LocalForward, quoteRemoteWord, type SshContext, type SshOperation, sshArgv, socketForwardSpec } from "./argv.ts";
+import { forwardSpec, type LocalForward, muxForward, muxSocketForward, quoteRemoteWord, type SshContext, type SshOperation, sshArgv, socketForwardSpec } from "./argv.ts";
 import { parseTarget } from "./target.ts";
 
 function ctx(over: Partial<SshContext> = {}): SshContext {
@@ -183,6 +183,20 @@ describe("socketForwardSpec", () => {
   for (const [l, r] of [["rel.sock", "/x"], ["/a:b", "/x"], ["/a", "/x\n"], ["/a", "x"]]) {
     it(`refuses ${JSON.stringify([l, r])}`, () => assert.throws(() => socketForwardSpec(l!, r!), RangeError));
   }
+});
+
+describe("muxForward and muxSocketForward", () => {
+  it("carry the addresses as ssh's -L parser leaves them: IPv6 without brackets", () => {
+    assert.deepEqual(muxForward({ bindAddress: "::1", localPort: 5432, remoteHost: "fd00::2", remotePort: 80 }), { listenHost: "::1", listenPort: 5432, connectHost: "fd00::2", connectPort: 80 });
+  });
+  it("refuse what forwardSpec and socketForwardSpec refuse", () => {
+    assert.throws(() => muxForward({ bindAddress: "-oProxyCommand=x", localPort: 1, remoteHost: "127.0.0.1", remotePort: 1 }), RangeError);
+    assert.throws(() => muxForward({ bindAddress: "127.0.0.1", localPort: 0, remoteHost: "127.0.0.1", remotePort: 1 }), RangeError);
+    assert.throws(() => muxSocketForward("relative.sock", "/var/run/docker.sock"), RangeError);
+  });
+  it("mark both ends of a socket forward with the port PORT_STREAMLOCAL", () => {
+    assert.deepEqual(muxSocketForward("/r/k.sock", "/var/run/docker.sock"), { listenHost: "/r/k.sock", listenPort: 0xfffffffe, connectHost: "/var/run/docker.sock", connectPort: 0xfffffffe });
+  });
 });
 
 describe("quoteRemoteWord", () => {
