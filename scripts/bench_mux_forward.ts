@@ -11,6 +11,7 @@
  */
 import { loadavg } from "node:os";
 import { join } from "node:path";
+import { tryListen } from "../src/listens.ts";
 import type { LocalForward } from "../src/ssh/argv.ts";
 import { SshMaster } from "../src/ssh/master.ts";
 import { Mux } from "../src/ssh/mux.ts";
@@ -19,7 +20,16 @@ import { contextFor, runtimeDirForTest } from "../test/integration/_ssh_support.
 import { startTestbed } from "../test/testbed/mod.ts";
 
 const SAMPLES = Number(process.argv[2] ?? 50);
-const FIRST_PORT = 41000;
+/** Below Linux's ephemeral range (32768-60999), where other programs' connections take ports at random. */
+const FIRST_PORT = 29500;
+let nextPort = FIRST_PORT;
+
+/** The next port free on both loopbacks (other programs may hold some). */
+async function freePairPort(): Promise<number> {
+  for (;; nextPort++) {
+    if ((await tryListen(nextPort, "127.0.0.1")) === null && (await tryListen(nextPort, "::1")) === null) return nextPort++;
+  }
+}
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -49,7 +59,7 @@ try {
   const loadBefore = loadavg();
   for (let i = -5; i < SAMPLES; i++) {
     for (const [name, add] of Object.entries(ways) as Array<[keyof typeof ways, (s: LocalForward[]) => Promise<void>]>) {
-      const specs = pair(FIRST_PORT + (i + 5) * 2 + (name === "mux protocol" ? 0 : 1));
+      const specs = pair(await freePairPort());
       const started = performance.now();
       await add(specs);
       const ms = performance.now() - started;
