@@ -49,7 +49,7 @@ runner "unit tests (bun)" bun bun test src/ scripts/
 
 step "pure core under Deno"
 runner "rdhpf --version (deno)" check deno run -A src/main.ts --version
-runner "pure core (deno)" deno deno test -A --no-check --quiet src/address_test.ts src/port_test.ts src/sleep_test.ts src/atomic_file_test.ts src/shell_words_test.ts src/listens_test.ts src/layering_test.ts src/text_safety_test.ts src/process/ src/forward/ src/log/ src/doctor/checks_test.ts src/doctor/render_test.ts src/doctor/sshd_settings_test.ts src/daemon/backoff_test.ts src/daemon/route_watch_test.ts src/daemon/reconnect_plan_test.ts src/connects_test.ts src/ssh/resolve_test.ts src/status/ src/ssh/target_test.ts src/ssh/argv_test.ts src/ssh/mux_protocol_test.ts src/ssh/mux_probe_test.ts src/docker/ports_test.ts src/docker/endpoint_test.ts src/docker/endpoint_choice_test.ts src/docker/engine_errors_test.ts
+runner "pure core (deno)" deno deno test -A --no-check --quiet src/address_test.ts src/port_test.ts src/sleep_test.ts src/atomic_file_test.ts src/shell_words_test.ts src/listens_test.ts src/layering_test.ts src/text_safety_test.ts src/process/ src/forward/ src/log/ src/doctor/checks_test.ts src/doctor/render_test.ts src/doctor/sshd_settings_test.ts src/daemon/backoff_test.ts src/daemon/route_watch_test.ts src/daemon/reconnect_plan_test.ts src/connects_test.ts src/ssh/resolve_test.ts src/status/ src/ssh/target_test.ts src/ssh/argv_test.ts src/ssh/mux_protocol_test.ts src/ssh/mux_probe_test.ts src/ssh/mux_client_test.ts src/ssh/mux_test.ts src/docker/ports_test.ts src/docker/endpoint_test.ts src/docker/endpoint_choice_test.ts src/docker/engine_errors_test.ts
 
 step "fresh machine: a test bed without /run/sshd"
 runner "fresh machine (test bed)" check bun scripts/fresh_machine_check.ts
