@@ -9,11 +9,11 @@
  * started, and each forward's own reply says whether it failed.
  *
  * Measured with OpenSSH 9.2 on a 2-core Debian 12 machine shared with other
- * work (load average 3.5), sshd on loopback, scripts/bench_mux_forward.ts:
- * - Adding a forward pair (127.0.0.1 and ::1): p50 0.8 ms, p99 8 ms through
- *   the protocol; p50 10 ms, p99 28 ms with `ssh -O forward` (its fork and
- *   exec; ~5 ms on a quiet machine). Connect + hello + alive check alone:
- *   p50 0.45 ms.
+ * work (load average 3.5-17), sshd on loopback, scripts/bench_mux_forward.ts:
+ * - Adding a forward pair (127.0.0.1 and ::1), three runs of 50-200 samples:
+ *   p50 0.6-0.8 ms, p99 3.6-8.4 ms through the protocol; p50 9.5-10.4 ms,
+ *   p99 12-28 ms with `ssh -O forward` (its fork and exec; ~5 ms on a quiet
+ *   machine). Connect + hello + alive check alone: p50 0.45 ms.
  * - A batch of 2,000 forwards: 0.6-0.75 s through the protocol, 1.9-2.9 s
  *   with `ssh -O forward` in calls of 200 -L (load average 9-15). What
  *   remains is the master's: it handles one request per main-loop pass, and
