@@ -9,7 +9,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import type { z } from "zod";
-import { instancePaths, type InstancePaths } from "../paths.ts";
+import { instancePathsOfKey, type InstancePaths } from "../paths.ts";
 import { RdhpfError } from "../errors.ts";
 import { isAlive } from "../process/mod.ts";
 import { type StatusDocument, StatusDocumentSchema } from "./schema.ts";
@@ -113,7 +113,7 @@ export interface InstanceListing {
 
 /** File name suffixes of the two files, taken from the one place that knows paths. */
 function fileSuffixes(): { api: string; state: string } {
-  const probe = instancePaths("", "probe");
+  const probe = instancePathsOfKey("", "probe");
   return { api: probe.controlApiSocket.slice(probe.key.length), state: probe.stateFile.slice(probe.key.length) };
 }
 
