@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
@@ -17,9 +16,18 @@ export function runtimeDir(env: Record<string, string | undefined> = process.env
   return join(env.HOME || homedir(), ".rdhpf");
 }
 
+/**
+ * SHA-256 of `text`, in hex. node:crypto is loaded on first use, not
+ * imported: loading it takes ~5 ms, and `rdhpf status` without --host never
+ * hashes (it finds instances by their files' names).
+ */
+function sha256Hex(text: string): string {
+  return process.getBuiltinModule("node:crypto").createHash("sha256").update(text).digest("hex");
+}
+
 /** Short stable key for a host identity (e.g. "root@10.200.0.2:22"). */
 export function hostKey(identity: string): string {
-  return createHash("sha256").update(identity).digest("hex").slice(0, 12);
+  return sha256Hex(identity).slice(0, 12);
 }
 
 /** All files that belong to one instance (one remote host). */
@@ -50,7 +58,11 @@ export interface InstancePaths {
 }
 
 export function instancePaths(dir: string, identity: string): InstancePaths {
-  const key = hostKey(identity);
+  return instancePathsOfKey(dir, hostKey(identity));
+}
+
+/** The paths of the instance whose key (`hostKey` of its identity) is `key`. */
+export function instancePathsOfKey(dir: string, key: string): InstancePaths {
   return {
     dir,
     key,
@@ -93,7 +105,7 @@ export function dockerClientSocketPath(dir: string, target: { host: string; port
   const limit = maxSocketPathBytes(platform);
   const whole = join(dir, `${name}.sock`);
   if (Buffer.byteLength(whole) <= limit) return whole;
-  const hash = createHash("sha256").update(raw).digest("hex").slice(0, NAME_HASH_CHARS);
+  const hash = sha256Hex(raw).slice(0, NAME_HASH_CHARS);
   const room = limit - Buffer.byteLength(join(dir, `-${hash}.sock`));
   // A runtime dir so long that no name fits: the hash alone, and listen() says what is wrong.
   return room <= 0 ? join(dir, `${hash}.sock`) : join(dir, `${name.slice(0, room)}-${hash}.sock`);

@@ -5,6 +5,7 @@
  * @module
  */
 import { Command, CommanderError } from "@commander-js/extra-typings";
+import { z } from "zod";
 import { formatError, RdhpfError } from "../errors.ts";
 import { versionLine } from "../version.ts";
 
@@ -70,6 +71,12 @@ RDHPF_LOG_LEVEL, RDHPF_STATE_DIR (runtime dir), NO_COLOR.`);
 
 /** Runs the CLI; resolves with the exit status. */
 export async function main(argv: string[]): Promise<number> {
+  // Zod compiles an object schema to a function on its first parse. That
+  // pays off in the daemon, which parses Docker's answers for hours; a
+  // command that parses a few documents once pays more than it saves (the
+  // status document: ~12 ms compiled, ~2 ms interpreted, of `rdhpf
+  // status`'s ~50 ms; docs/performance.md).
+  if (argv[0] !== "run") z.config({ jitless: true });
   const program = await buildProgram(commandsNeeded(argv));
   try {
     await program.parseAsync(argv, { from: "user" });

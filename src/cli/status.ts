@@ -7,9 +7,7 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { runtimeDir } from "../paths.ts";
 import { type InstanceSelection, showStatus, StatusFormatSchema } from "../status/mod.ts";
-import { loadConfigFile } from "./config_file.ts";
 import { targetSettings, withTargetOptions } from "./options.ts";
-import { resolveInstance } from "../daemon/mod.ts";
 
 /** The options `status` and `wait` share to find an instance. */
 export interface InstanceCliOptions {
@@ -27,6 +25,10 @@ export interface InstanceCliOptions {
 export async function resolveSelection(o: InstanceCliOptions, env = process.env): Promise<InstanceSelection> {
   const dir = runtimeDir(env);
   if (o.host === undefined) return { dir, host: null };
+  // Imported here, not at the top: without --host, status and wait need
+  // neither, and the daemon's module graph (which holds resolveInstance) is
+  // most of what `rdhpf status` would otherwise load (docs/performance.md).
+  const [{ loadConfigFile }, { resolveInstance }] = await Promise.all([import("./config_file.ts"), import("../daemon/mod.ts")]);
   const cfg = loadConfigFile(o.config, env);
   const instance = await resolveInstance(o.host, targetSettings(o, cfg, env).ssh, env);
   return { dir, host: { target: o.host, files: instance.paths } };

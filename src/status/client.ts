@@ -5,15 +5,15 @@
  *
  * @module
  */
-import { request } from "node:http";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import type { z } from "zod";
-import { instancePaths, type InstancePaths } from "../paths.ts";
+import { instancePathsOfKey, type InstancePaths } from "../paths.ts";
 import { RdhpfError } from "../errors.ts";
 import { isAlive } from "../process/mod.ts";
 import { type StatusDocument, StatusDocumentSchema } from "./schema.ts";
+import { getOnSocket } from "./socket_get.ts";
 import type { InstanceView } from "./view.ts";
 
 const log = getLogger(["rdhpf", "status"]);
@@ -35,50 +35,21 @@ function describeIssue(err: z.ZodError): string {
 }
 
 /** GET /status on the control socket; "none" when nobody answers in time. */
-function fetchLive(socketPath: string, timeoutMs: number): Promise<LiveAnswer> {
+async function fetchLive(socketPath: string, timeoutMs: number): Promise<LiveAnswer> {
   const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const finish = (fn: () => void) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      fn();
-    };
-    const none = (why: string) => finish(() => resolve({ kind: "none", why }));
-    const req = request({ socketPath, path: "/status", method: "GET", headers: { accept: "application/json" }, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on("data", (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > MAX_BODY_BYTES) {
-          req.destroy();
-          none(`answer larger than ${MAX_BODY_BYTES} bytes`);
-        } else chunks.push(chunk);
-      });
-      res.on("error", (err) => none(err.message));
-      res.on("end", () => {
-        const ms = Math.round(performance.now() - t0);
-        log.debug("Status request answered", { socket: socketPath, status: res.statusCode, bytes: size, duration_ms: ms });
-        if (res.statusCode !== 200) return none(`HTTP ${res.statusCode}`);
-        let body: unknown;
-        try {
-          body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-        } catch (err) {
-          return finish(() => reject(unreadableAnswer(socketPath, `not JSON: ${(err as Error).message}`)));
-        }
-        const parsed = StatusDocumentSchema.safeParse(body);
-        if (!parsed.success) return finish(() => reject(unreadableAnswer(socketPath, describeIssue(parsed.error))));
-        finish(() => resolve({ kind: "document", doc: parsed.data }));
-      });
-    });
-    const timer = setTimeout(() => {
-      none(`no answer within ${timeoutMs} ms`);
-      req.destroy();
-    }, timeoutMs);
-    req.on("error", (err: NodeJS.ErrnoException) => none(err.code ?? err.message));
-    req.end();
-  });
+  const answer = await getOnSocket(socketPath, "/status", { accept: "application/json", timeoutMs, maxBytes: MAX_BODY_BYTES });
+  if (answer.kind === "none") return answer;
+  log.debug("Status request answered", { socket: socketPath, status: answer.status, bytes: answer.body.length, duration_ms: Math.round(performance.now() - t0) });
+  if (answer.status !== 200) return { kind: "none", why: `HTTP ${answer.status}` };
+  let body: unknown;
+  try {
+    body = JSON.parse(new TextDecoder().decode(answer.body));
+  } catch (err) {
+    throw unreadableAnswer(socketPath, `not JSON: ${(err as Error).message}`);
+  }
+  const parsed = StatusDocumentSchema.safeParse(body);
+  if (!parsed.success) throw unreadableAnswer(socketPath, describeIssue(parsed.error));
+  return { kind: "document", doc: parsed.data };
 }
 
 function unreadableAnswer(socketPath: string, detail: string): RdhpfError {
@@ -142,7 +113,7 @@ export interface InstanceListing {
 
 /** File name suffixes of the two files, taken from the one place that knows paths. */
 function fileSuffixes(): { api: string; state: string } {
-  const probe = instancePaths("", "probe");
+  const probe = instancePathsOfKey("", "probe");
   return { api: probe.controlApiSocket.slice(probe.key.length), state: probe.stateFile.slice(probe.key.length) };
 }
 

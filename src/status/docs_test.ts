@@ -16,17 +16,17 @@ import type { InstanceView } from "./view.ts";
 
 const DOC_PATH = fileURLToPath(new URL("../../docs/status.md", import.meta.url));
 
-function blocks(): Record<string, string> {
+async function blocks(): Promise<Record<string, string>> {
   const live: InstanceView = { doc: sampleDocument(), live: true, staleAgeS: null, unresponsive: false };
   const stale: InstanceView = { doc: { ...sampleDocument(), state: "stopping", forwards: [] }, live: false, staleAgeS: 312, unresponsive: false };
   const opts = { color: false, now: SAMPLE_NOW, single: true };
   const fence = (lang: string, body: string) => `\`\`\`${lang}\n${body}\`\`\``;
   return {
-    table: fence("text", renderStatus([live], "table", opts)),
-    "table-stale": fence("text", renderStatus([stale], "table", opts).split("\n").slice(0, 2).join("\n") + "\n"),
-    json: fence("json", renderStatus([live], "json", opts)),
-    yaml: fence("yaml", renderStatus([live], "yaml", opts)),
-    openmetrics: fence("text", renderStatus([live], "openmetrics", opts)),
+    table: fence("text", await renderStatus([live], "table", opts)),
+    "table-stale": fence("text", (await renderStatus([stale], "table", opts)).split("\n").slice(0, 2).join("\n") + "\n"),
+    json: fence("json", await renderStatus([live], "json", opts)),
+    yaml: fence("yaml", await renderStatus([live], "yaml", opts)),
+    openmetrics: fence("text", await renderStatus([live], "openmetrics", opts)),
   };
 }
 
@@ -40,10 +40,10 @@ function replaceBlock(text: string, name: string, body: string): string {
 }
 
 describe("docs/status.md", () => {
-  it("shows examples that the formatters really print for the sample document", () => {
+  it("shows examples that the formatters really print for the sample document", async () => {
     const text = readFileSync(DOC_PATH, "utf8");
     let want = text;
-    for (const [name, body] of Object.entries(blocks())) want = replaceBlock(want, name, body);
+    for (const [name, body] of Object.entries(await blocks())) want = replaceBlock(want, name, body);
     if (process.env.UPDATE_DOCS === "1" && want !== text) writeFileSync(DOC_PATH, want);
     else assert.equal(text, want, "examples are out of date: run UPDATE_DOCS=1 bun test src/status/docs_test.ts");
   });

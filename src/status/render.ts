@@ -4,11 +4,12 @@
  * JSON and YAML shapes (docs/status.md): with `--host`, the one instance's
  * document (`InstanceReportSchema`); without, `{ "instances": [...] }`
  * (`StatusListReportSchema`), even when there is only one. YAML is the same
- * data as JSON, written by the `yaml` package.
+ * data as JSON, written by the `yaml` package, which is imported only when
+ * YAML is asked for: it is the largest module `rdhpf status` would load
+ * otherwise (docs/performance.md).
  *
  * @module
  */
-import YAML from "yaml";
 import { z } from "zod";
 import { escapeSerialized } from "../text_safety.ts";
 import { formatOpenMetrics, OPENMETRICS_CONTENT_TYPE } from "./format_openmetrics.ts";
@@ -52,7 +53,7 @@ export function reportData(views: InstanceView[], single: boolean): InstanceRepo
 }
 
 /** Renders views; the result ends with a newline. */
-export function renderStatus(views: InstanceView[], format: StatusFormat, opts: RenderOptions): string {
+export async function renderStatus(views: InstanceView[], format: StatusFormat, opts: RenderOptions): Promise<string> {
   switch (format) {
     case "table":
       return formatTable(views, { color: opts.color, now: opts.now, width: opts.width });
@@ -62,9 +63,11 @@ export function renderStatus(views: InstanceView[], format: StatusFormat, opts: 
     case "json":
       // C1 controls, DEL and bidi characters survive JSON.stringify and YAML raw; some terminals act on them.
       return `${escapeSerialized(JSON.stringify(reportData(views, opts.single), null, opts.compact ? undefined : 2))}\n`;
-    case "yaml":
+    case "yaml": {
+      const { default: YAML } = await import("yaml");
       // Every string double-quoted: YAML 1.1 readers would otherwise take a
       // container named `yes` for a boolean, and 1.2 readers `0o17` for a number.
       return escapeSerialized(YAML.stringify(reportData(views, opts.single), { defaultStringType: "QUOTE_DOUBLE", defaultKeyType: "PLAIN", lineWidth: 0 }));
+    }
   }
 }

@@ -20,8 +20,8 @@ function hostileDoc(): StatusDocument {
 }
 
 describe("renderStatus json", () => {
-  it("prints the one document, plus live/stale fields, for --host", () => {
-    const out = renderStatus([stale()], "json", { ...opts, single: true });
+  it("prints the one document, plus live/stale fields, for --host", async () => {
+    const out = await renderStatus([stale()], "json", { ...opts, single: true });
     const parsed = InstanceReportSchema.parse(JSON.parse(out));
     assert.equal(parsed.host, "ssh://deploy@docker-01.example.internal");
     assert.equal(parsed.live, false);
@@ -29,53 +29,53 @@ describe("renderStatus json", () => {
     assert.equal(parsed.unresponsive, false);
   });
 
-  it("prints { instances: [...] } without --host, even for one instance", () => {
-    const one = StatusListReportSchema.parse(JSON.parse(renderStatus([live()], "json", { ...opts, single: false })));
+  it("prints { instances: [...] } without --host, even for one instance", async () => {
+    const one = StatusListReportSchema.parse(JSON.parse(await renderStatus([live()], "json", { ...opts, single: false })));
     assert.equal(one.instances.length, 1);
-    const none = StatusListReportSchema.parse(JSON.parse(renderStatus([], "json", { ...opts, single: false })));
+    const none = StatusListReportSchema.parse(JSON.parse(await renderStatus([], "json", { ...opts, single: false })));
     assert.deepEqual(none.instances, []);
   });
 
-  it("keeps every field of the status document unchanged", () => {
+  it("keeps every field of the status document unchanged", async () => {
     const doc = sampleDocument();
-    const parsed = JSON.parse(renderStatus([live(doc)], "json", { ...opts, single: true }));
+    const parsed = JSON.parse(await renderStatus([live(doc)], "json", { ...opts, single: true }));
     const { live: _l, stale_age_s: _s, unresponsive: _u, ...rest } = parsed;
     assert.deepEqual(rest, doc);
   });
 
-  it("carries hostile strings losslessly yet without raw terminal controls", () => {
-    const out = renderStatus([live(hostileDoc())], "json", { ...opts, single: true });
+  it("carries hostile strings losslessly yet without raw terminal controls", async () => {
+    const out = await renderStatus([live(hostileDoc())], "json", { ...opts, single: true });
     assert.doesNotMatch(out, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
     assert.equal(JSON.parse(out).forwards[0].container_name, HOSTILE);
   });
 
-  it("writes one line per document when compact", () => {
-    const out = renderStatus([live()], "json", { ...opts, single: false, compact: true });
+  it("writes one line per document when compact", async () => {
+    const out = await renderStatus([live()], "json", { ...opts, single: false, compact: true });
     assert.equal(out.split("\n").length, 2);
     assert.ok(out.endsWith("}\n"));
   });
 
-  it("refuses a single report of several instances (a caller bug)", () => {
-    assert.throws(() => renderStatus([live(), live()], "json", { ...opts, single: true }));
+  it("refuses a single report of several instances (a caller bug)", async () => {
+    await assert.rejects(renderStatus([live(), live()], "json", { ...opts, single: true }));
   });
 });
 
 describe("renderStatus yaml", () => {
   for (const single of [true, false]) {
-    it(`parses back equal to the JSON (${single ? "--host" : "list"})`, () => {
+    it(`parses back equal to the JSON (${single ? "--host" : "list"})`, async () => {
       const views = [live(hostileDoc()), stale()].slice(0, single ? 1 : 2);
-      const fromYaml = YAML.parse(renderStatus(views, "yaml", { ...opts, single }));
-      const fromJson = JSON.parse(renderStatus(views, "json", { ...opts, single }));
+      const fromYaml = YAML.parse(await renderStatus(views, "yaml", { ...opts, single }));
+      const fromJson = JSON.parse(await renderStatus(views, "json", { ...opts, single }));
       assert.deepEqual(fromYaml, fromJson);
       (single ? InstanceReportSchema : StatusListReportSchema).parse(fromYaml);
     });
   }
 
-  it("quotes strings that YAML 1.1 readers would take for booleans or numbers", () => {
+  it("quotes strings that YAML 1.1 readers would take for booleans or numbers", async () => {
     const doc = sampleDocument();
     doc.forwards[0]!.container_name = "yes";
     doc.version = "0o17";
-    const out = renderStatus([live(doc)], "yaml", { ...opts, single: true });
+    const out = await renderStatus([live(doc)], "yaml", { ...opts, single: true });
     assert.match(out, /container_name: "yes"/);
     assert.match(out, /version: "0o17"/);
     assert.doesNotMatch(out, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
@@ -83,10 +83,10 @@ describe("renderStatus yaml", () => {
 });
 
 describe("renderStatus table and openmetrics", () => {
-  it("delegates to the table formatter", () => {
-    assert.match(renderStatus([live()], "table", { ...opts, single: false }), /^ssh:\/\/deploy@docker-01\.example\.internal {2}connected/);
+  it("delegates to the table formatter", async () => {
+    assert.match(await renderStatus([live()], "table", { ...opts, single: false }), /^ssh:\/\/deploy@docker-01\.example\.internal {2}connected/);
   });
-  it("delegates to the OpenMetrics formatter", () => {
-    assert.match(renderStatus([live()], "openmetrics", { ...opts, single: false }), /\n# EOF\n$/);
+  it("delegates to the OpenMetrics formatter", async () => {
+    assert.match(await renderStatus([live()], "openmetrics", { ...opts, single: false }), /\n# EOF\n$/);
   });
 });

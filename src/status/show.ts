@@ -50,11 +50,11 @@ function notFoundMessage(selection: InstanceSelection): string {
     : `rdhpf: no rdhpf instance found in ${selection.dir}\nhint: start one with \`rdhpf run --host TARGET\`; RDHPF_STATE_DIR must match the one it runs with`;
 }
 
-function render(listing: InstanceListing, opts: ShowStatusOptions, compact: boolean): string {
+function render(listing: InstanceListing, opts: ShowStatusOptions, compact: boolean): Promise<string> {
   const { views } = listing;
   const single = opts.selection.host !== null;
   // No document to print (--host) and no table to draw: stderr says why.
-  if (views.length === 0 && (single || opts.format === "table")) return "";
+  if (views.length === 0 && (single || opts.format === "table")) return Promise.resolve("");
   return renderStatus(views, opts.format, { color: useColor(opts.io), now: (opts.now ?? (() => new Date()))(), width: tableWidth(opts.io), single, compact });
 }
 
@@ -62,7 +62,7 @@ function render(listing: InstanceListing, opts: ShowStatusOptions, compact: bool
 async function showOnce(opts: ShowStatusOptions): Promise<number> {
   const listing = await selectInstances(opts.selection);
   for (const p of listing.problems) opts.io.stderr.write(`${formatError(p)}\n`);
-  const text = render(listing, opts, false);
+  const text = await render(listing, opts, false);
   if (text) opts.io.stdout.write(text);
   if (listing.views.length === 0 && listing.problems.length === 0) opts.io.stderr.write(`${notFoundMessage(opts.selection)}\n`);
   return statusExitCode(listing.views);
@@ -70,10 +70,10 @@ async function showOnce(opts: ShowStatusOptions): Promise<number> {
 
 
 /** One `--watch` frame: cleared and redrawn on a terminal, appended (separated) on a pipe. */
-function watchFrame(listing: InstanceListing, opts: ShowStatusOptions): { stdout: string; stderr: string } {
+async function watchFrame(listing: InstanceListing, opts: ShowStatusOptions): Promise<{ stdout: string; stderr: string }> {
   const tty = opts.io.stdout.isTTY === true;
   const problems = listing.problems.map((p) => `${formatError(p)}\n`).join("");
-  const body = render(listing, opts, !tty && opts.format === "json");
+  const body = await render(listing, opts, !tty && opts.format === "json");
   const nothing = listing.views.length === 0 && listing.problems.length === 0 ? `${notFoundMessage(opts.selection)}\n` : "";
   if (tty) {
     const now = (opts.now ?? (() => new Date()))();
@@ -97,7 +97,7 @@ export async function showStatus(opts: ShowStatusOptions): Promise<number> {
     const started = performance.now();
     const listing = await selectInstances(opts.selection);
     if (opts.signal?.aborted) break;
-    const frame = watchFrame(listing, opts);
+    const frame = await watchFrame(listing, opts);
     if (frame.stderr) opts.io.stderr.write(frame.stderr);
     if (frame.stdout) opts.io.stdout.write(frame.stdout);
     await sleep(Math.max(0, intervalMs - (performance.now() - started)), opts.signal);
