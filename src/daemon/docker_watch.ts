@@ -34,8 +34,11 @@ export class DockerWatch {
     private readonly mux: Mux,
     private readonly paths: InstancePaths,
     private readonly store: StatusStore,
-    /** Asks for a reconcile: a full list when a stream opens, one container per lifecycle event. */
-    private readonly requestReconcile: (trigger: ReconcileTrigger) => void,
+    /**
+     * Asks for a reconcile: a full list when a stream opens, one container
+     * per lifecycle event. Resolves once a reconcile that saw it has run.
+     */
+    private readonly requestReconcile: (trigger: ReconcileTrigger) => Promise<void>,
     /** Writes the status out. */
     private readonly publish: () => void,
     /** Told the private socket of each new link, and null when it closes (rdhpf's Docker socket relays there). */
@@ -63,14 +66,17 @@ export class DockerWatch {
         this.onLink(this.paths.dockerSocket);
         this.store.dockerLinked({ serverVersion: d.serverVersion, apiVersion: d.apiVersion, transport: d.transport, endpoint: d.endpoint });
         log.info("Docker daemon connectivity validated", { docker_version: d.serverVersion, api_version: d.apiVersion, transport: d.transport, endpoint: d.endpoint });
-        if (fromCache && !rechecked) {
+        // The re-check is a remote command (an ssh process and a remote
+        // shell): started once the first list is applied, it does not compete
+        // for the CPU with the start-up's critical path.
+        const afterFirstList = fromCache && !rechecked ? () => {
           rechecked = true;
           void this.recheckEndpoint(endpoint, signal);
-        }
+        } : null;
         await this.streamEvents(d, signal, () => {
           failures = 0;
           onHealthy();
-        });
+        }, afterFirstList);
       } catch (err) {
         if (signal.aborted) return;
         if (err instanceof RdhpfError) lastError = err.hint ? `${err.message}; ${err.hint}` : err.message;
@@ -122,8 +128,8 @@ export class DockerWatch {
     }
   }
 
-  /** Streams events until the stream ends. */
-  private async streamEvents(link: DockerLink, signal: AbortSignal, onOpen: () => void): Promise<void> {
+  /** Streams events until the stream ends; `afterFirstList` once the list asked for at the opening has been reconciled. */
+  private async streamEvents(link: DockerLink, signal: AbortSignal, onOpen: () => void, afterFirstList: (() => void) | null): Promise<void> {
     const started = Date.now();
     let received = 0;
     let firstAt: number | null = null;
@@ -139,7 +145,10 @@ export class DockerWatch {
           this.store.enter("connected", null);
           this.publish();
           onOpen();
-          this.requestReconcile({ kind: "list" });
+          const listed = this.requestReconcile({ kind: "list" });
+          if (afterFirstList) void listed.then(() => {
+            if (!signal.aborted && this.link === link) afterFirstList();
+          });
         },
       })) {
         const now = Date.now();
@@ -150,7 +159,7 @@ export class DockerWatch {
           log.info("First Docker event received", { time_since_start_ms: now - started });
         }
         const change = containerEventEffect(event);
-        if (change) this.requestReconcile({ kind: "event", id: change.id, effect: change.effect, atMs: now });
+        if (change) void this.requestReconcile({ kind: "event", id: change.id, effect: change.effect, atMs: now });
         if (this.link !== link) break;
       }
     } finally {
