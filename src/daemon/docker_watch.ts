@@ -12,7 +12,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { chooseEndpoint, containerEventEffect } from "../docker/mod.ts";
+import { chooseEndpoint, containerEventEffect, type DiscoveryOutcome } from "../docker/mod.ts";
 import { RdhpfError } from "../errors.ts";
 import type { InstancePaths } from "../paths.ts";
 import type { Mux } from "../ssh/mod.ts";
@@ -56,27 +56,35 @@ export class DockerWatch {
   async run(signal: AbortSignal, onHealthy: () => void): Promise<void> {
     let failures = 0;
     let rechecked = false;
+    /** The re-check's remote command, started with the first link attempt and judged once a link is open. */
+    let recheck: Promise<DiscoveryOutcome> | null = null;
     while (!signal.aborted) {
       let lastError = "Docker event stream interrupted";
       try {
         const { endpoint, fromCache } = await endpointToOpen(this.mux, this.knownEndpoint());
         if (signal.aborted) return;
+        // Started at once: besides checking the cached endpoint, the remote
+        // command's session makes sshd turn Nagle off on the connection
+        // (sshd sets TCP_NODELAY only when a session starts), which spares
+        // the Docker requests right after the connect a ~40 ms stall.
+        if (fromCache && !rechecked) recheck ??= discoverEndpoint(this.mux);
         this.link = await openDockerLink(this.mux, this.paths, endpoint, this.maxDockerSessions);
+        // Ended while the link opened (a shutdown right after a reconnect's
+        // forwards came back): no stream, the link closes below.
+        if (signal.aborted) return;
         const d = this.link;
         this.onLink(this.paths.dockerSocket);
         this.store.dockerLinked({ serverVersion: d.serverVersion, apiVersion: d.apiVersion, transport: d.transport, endpoint: d.endpoint });
         log.info("Docker daemon connectivity validated", { docker_version: d.serverVersion, api_version: d.apiVersion, transport: d.transport, endpoint: d.endpoint });
-        // The re-check is a remote command (an ssh process and a remote
-        // shell): started once the first list is applied, it does not compete
-        // for the CPU with the start-up's critical path.
-        const afterFirstList = fromCache && !rechecked ? () => {
+        if (recheck) {
           rechecked = true;
-          void this.recheckEndpoint(endpoint, signal);
-        } : null;
+          void this.recheckEndpoint(endpoint, recheck, signal);
+          recheck = null;
+        }
         await this.streamEvents(d, signal, () => {
           failures = 0;
           onHealthy();
-        }, afterFirstList);
+        });
       } catch (err) {
         if (signal.aborted) return;
         if (err instanceof RdhpfError) lastError = err.hint ? `${err.message}; ${err.hint}` : err.message;
@@ -111,8 +119,8 @@ export class DockerWatch {
    * successful discovery that reports another endpoint switches (the link
    * restarts on it); a failed one keeps the endpoint and the cache.
    */
-  private async recheckEndpoint(used: string, signal: AbortSignal): Promise<void> {
-    const choice = chooseEndpoint(used, await discoverEndpoint(this.mux));
+  private async recheckEndpoint(used: string, discovery: Promise<DiscoveryOutcome>, signal: AbortSignal): Promise<void> {
+    const choice = chooseEndpoint(used, await discovery);
     if (signal.aborted) return;
     if (choice.kind === "keep") {
       log.warn("Could not re-check the remote Docker endpoint; keeping the last known one", { endpoint: used, reason: displaySafe(choice.reason, 200) });
@@ -128,14 +136,15 @@ export class DockerWatch {
     }
   }
 
-  /** Streams events until the stream ends; `afterFirstList` once the list asked for at the opening has been reconciled. */
-  private async streamEvents(link: DockerLink, signal: AbortSignal, onOpen: () => void, afterFirstList: (() => void) | null): Promise<void> {
+  /** Streams events until the stream ends. */
+  private async streamEvents(link: DockerLink, signal: AbortSignal, onOpen: () => void): Promise<void> {
     const started = Date.now();
     let received = 0;
     let firstAt: number | null = null;
     const streamAbort = new AbortController();
     const stop = () => streamAbort.abort();
     signal.addEventListener("abort", stop, { once: true });
+    if (signal.aborted) stop();
     // close() (endpoint change) ends the stream by closing the client.
     try {
       for await (const event of link.client.events({
@@ -145,10 +154,7 @@ export class DockerWatch {
           this.store.enter("connected", null);
           this.publish();
           onOpen();
-          const listed = this.requestReconcile({ kind: "list" });
-          if (afterFirstList) void listed.then(() => {
-            if (!signal.aborted && this.link === link) afterFirstList();
-          });
+          void this.requestReconcile({ kind: "list" });
         },
       })) {
         const now = Date.now();

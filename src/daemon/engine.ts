@@ -294,6 +294,8 @@ export class Engine {
 
   /** The backoff delay, cut short when the network path to a directly dialled host comes back. */
   private async waitBeforeRetry(delayMs: number, watchPath: boolean, signal: AbortSignal): Promise<void> {
+    // Not even a timer tick: a replaced master's handshake starts now.
+    if (delayMs <= 0) return;
     if (!this.route || !watchPath || delayMs <= ROUTE_PROBE_INTERVAL_MS) return sleep(delayMs, signal);
     const started = Date.now();
     const outcome = await this.route.wait(delayMs, signal);

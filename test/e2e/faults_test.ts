@@ -129,4 +129,25 @@ describe("rdhpf heals itself (compiled binary, real sshd + dockerd)", { skip }, 
     assert.equal((await next.status()).ssh.master_pid, masterPid);
     await truth(5000);
   });
+
+  it("stops cleanly on SIGTERM right after a killed master's forwards came back, before the Docker link did", async () => {
+    // The forwards come back before the Docker link (engine.ts, restoreHeldForwards): a stop in
+    // between must not leave an event stream running, nor the new master behind rdhpf.
+    await new Promise((r) => setTimeout(r, 5500));
+    const { masterPid } = lockOf(daemon);
+    assert.ok(masterPid);
+    process.kill(masterPid, "SIGKILL");
+    await waitFor("forward gone with the master", () => isRefused(25001), 3000, 2);
+    await waitFor("forward back", () => httpGet(25001, "127.0.0.1", 200), 10_000, 2);
+    const newMaster = lockOf(daemon).masterPid;
+    const t0 = performance.now();
+    assert.equal(await daemon.stop("SIGTERM"), 0);
+    const stopMs = performance.now() - t0;
+    assert.match(daemon.logs(), /Forwards of the lost connection opened again/);
+    // Below the 1.8 s deadline after which rdhpf exits without cleaning up.
+    assert.ok(stopMs < 1500, `stopped after ${stopMs.toFixed(0)} ms`);
+    assert.ok(newMaster === null || !existsSync(`/proc/${newMaster}`), "the new master ended with rdhpf");
+    assert.ok(await isRefused(25001));
+    assert.ok(await isRefused(25002));
+  });
 });
