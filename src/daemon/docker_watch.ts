@@ -34,11 +34,8 @@ export class DockerWatch {
     private readonly mux: Mux,
     private readonly paths: InstancePaths,
     private readonly store: StatusStore,
-    /**
-     * Asks for a reconcile: a full list when a stream opens, one container
-     * per lifecycle event. Resolves once a reconcile that saw it has run.
-     */
-    private readonly requestReconcile: (trigger: ReconcileTrigger) => Promise<void>,
+    /** Asks for a reconcile: a full list when a stream opens, one container per lifecycle event. */
+    private readonly requestReconcile: (trigger: ReconcileTrigger) => void,
     /** Writes the status out. */
     private readonly publish: () => void,
     /** Told the private socket of each new link, and null when it closes (rdhpf's Docker socket relays there). */
@@ -154,7 +151,7 @@ export class DockerWatch {
           this.store.enter("connected", null);
           this.publish();
           onOpen();
-          void this.requestReconcile({ kind: "list" });
+          this.requestReconcile({ kind: "list" });
         },
       })) {
         const now = Date.now();
@@ -165,7 +162,7 @@ export class DockerWatch {
           log.info("First Docker event received", { time_since_start_ms: now - started });
         }
         const change = containerEventEffect(event);
-        if (change) void this.requestReconcile({ kind: "event", id: change.id, effect: change.effect, atMs: now });
+        if (change) this.requestReconcile({ kind: "event", id: change.id, effect: change.effect, atMs: now });
         if (this.link !== link) break;
       }
     } finally {

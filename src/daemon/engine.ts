@@ -136,7 +136,7 @@ export class Engine {
     const publish = () => this.publish();
     const reconciler = new Reconciler(opts, this.applier, this.store, () => this.reconciles.request(), publish);
     this.reconciler = reconciler;
-    this.docker = new DockerWatch(this.mux, opts.paths, this.store, (trigger) => this.reconciles.requestAndWait(trigger), publish, (socketPath) => opts.dockerSocket?.setUpstream(socketPath), opts.maxDockerSessions);
+    this.docker = new DockerWatch(this.mux, opts.paths, this.store, (trigger) => this.reconciles.request(trigger), publish, (socketPath) => opts.dockerSocket?.setUpstream(socketPath), opts.maxDockerSessions);
     this.reconciles = new Coalescer(async (triggers) => {
       await this.restoring;
       const link = this.docker.current;

@@ -54,6 +54,8 @@ describe("rdhpf heals itself (compiled binary, real sshd + dockerd)", { skip }, 
     // (~0.3-0.4 s quiet, 0.7-2.5 s on this shared machine under load 20-30,
     // hence the wall bound; the plan itself is checked exactly).
     assert.match(daemon.logs(), /msg=Reconnecting in_ms=0 attempt=1/, "the first reconnect after the kill did not wait");
+    // The held forward was opened again as soon as the new master was ready, not after the Docker link and a list.
+    assert.match(daemon.logs(), /msg="Forwards of the lost connection opened again; the Docker list confirms them next" restored=1 held=1/);
     assert.ok(backMs < 3000, `forward back after ${backMs.toFixed(0)} ms`);
     const st = await daemon.status();
     assert.equal(st.ssh.reconnects, 1);
