@@ -3,7 +3,7 @@
  * remote Docker host on this machine (docs/performance.md, "Start-up, idle
  * cost and recovery"). A script, not a test: it asserts nothing, it reports.
  *
- *   npm run bench -- --only lifecycle [--parts startup,idle,recovery,cli] [--samples 10] [--idle-s 120] [--port0 26000]
+ *   npm run bench -- --only lifecycle [--parts startup,idle,recovery,cli,trace] [--samples 10] [--idle-s 120] [--port0 26000]
  *   (or: bun scripts/bench_lifecycle.ts with the same options)
  *
  * - startup: spawn → the first of 5 running containers' forwards answers HTTP
@@ -12,6 +12,9 @@
  *   spawned and reaped meanwhile) over --idle-s seconds, after 5 s of quiet.
  * - recovery: master SIGKILLed → a forward answers HTTP again.
  * - cli: wall time of `rdhpf --version` and `rdhpf status` (30 runs each).
+ * - trace (not in the default parts): one start-up and one recovery with the
+ *   debug log, each line printed with its offset in ms from the spawn (or the
+ *   SIGKILL), to see where the time goes.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -98,9 +101,9 @@ try {
     const r = await tb.docker(["run", "-d", "--name", `life${i}`, "-p", `${PORT0 + i}:80`, tb.image]);
     if (r.code !== 0) throw new Error(`docker run: ${r.stderr}`);
   }
-  const startOne = async (): Promise<{ d: Daemon; firstMs: number; allMs: number }> => {
+  const startOne = async (env: Record<string, string> = {}): Promise<{ d: Daemon; firstMs: number; allMs: number }> => {
     const t0 = performance.now();
-    const d = new Daemon(tb, [], { stateDir });
+    const d = new Daemon(tb, [], { stateDir, env });
     daemons.push(d);
     const firstMs = await Promise.race(Array.from({ length: CONTAINERS }, (_, i) => timeUntil(async () => (await httpGet(PORT0 + i, "127.0.0.1", 200)) !== null, t0)));
     for (let i = 0; i < CONTAINERS; i++) await timeUntil(async () => (await httpGet(PORT0 + i, "127.0.0.1", 200)) !== null, t0);
@@ -155,6 +158,33 @@ try {
       }
       console.log(`recovery, master SIGKILLed → forward answers again: ${stats(back)}`);
     }
+    await stopAll();
+  }
+
+  if (ONLY.has("trace")) {
+    // Each log line's time= against the wall clock at the spawn (or the kill).
+    const offsets = (text: string, t0Ms: number, fromLine = 0) =>
+      text.split("\n").slice(fromLine).filter((l) => l.includes("time=")).map((l) => {
+        const at = Date.parse(/time=(\S+)/.exec(l)![1]!);
+        return `${String(at - t0Ms).padStart(6)} ms  ${l.replace(/time=\S+ /, "").slice(0, 220)}`;
+      }).join("\n");
+    // A start after a stopped run, as in the start-up samples.
+    await startOne();
+    await stopAll();
+    const spawnedAt = Date.now();
+    const { d, firstMs } = await startOne({ RDHPF_LOG_LEVEL: "debug" });
+    console.log(`trace: start-up (first forward answered at ${firstMs.toFixed(0)} ms)\n${offsets(d.logs(), spawnedAt)}`);
+    await new Promise((r) => setTimeout(r, 6000));
+    const { masterPid } = lockOf(d);
+    if (!masterPid) throw new Error("no master pid in the lock file");
+    const linesBefore = d.logs().split("\n").length - 1;
+    const killedAt = Date.now();
+    const t0 = performance.now();
+    process.kill(masterPid, "SIGKILL");
+    await timeUntil(() => isRefused(PORT0), t0, 5000);
+    const backMs = await timeUntil(async () => (await httpGet(PORT0, "127.0.0.1", 200)) !== null, t0);
+    await new Promise((r) => setTimeout(r, 300));
+    console.log(`trace: recovery (forward answered again at ${backMs.toFixed(0)} ms)\n${offsets(d.logs(), killedAt, linesBefore)}`);
     await stopAll();
   }
 

@@ -109,7 +109,6 @@ host key, authentication failure, unreachable host).`)
         lock.release();
         throw err;
       }
-      const control = await startControlServer(instance.paths.controlApiSocket, () => engine.status());
       const shutdown = new AbortController();
       let signals = 0;
       const onSignal = (sig: NodeJS.Signals) => {
@@ -133,11 +132,22 @@ host key, authentication failure, unreachable host).`)
         setTimeout(() => process.exit(0), SHUTDOWN_DEADLINE_MS).unref();
       });
 
+      // The engine starts the SSH master first thing: its handshake, the
+      // longest step of a start, overlaps the control socket's set-up.
+      const running = engine.run(shutdown.signal);
+      // Awaited below; this keeps an early failure from counting as unhandled meanwhile.
+      running.catch(() => undefined);
+      let control: Awaited<ReturnType<typeof startControlServer>> | null = null;
       try {
-        await engine.run(shutdown.signal);
+        control = await startControlServer(instance.paths.controlApiSocket, () => engine.status());
+        await running;
+      } catch (err) {
+        shutdown.abort();
+        await running.catch(() => undefined);
+        throw err;
       } finally {
         await socket?.close();
-        await control.close();
+        await control?.close();
         await metrics?.close();
         lock.release();
         log.info("rdhpf stopped");

@@ -18,7 +18,7 @@
  */
 import { lstatSync, readFileSync, rmSync } from "node:fs";
 import { getLogger } from "@logtape/logtape";
-import { type BridgeCounts, chooseEndpoint, type DiscoveryOutcome, ENDPOINT_DISCOVERY_COMMAND, EngineClient, parseEndpoint, readDiscovery, startDialStdioRelay } from "../docker/mod.ts";
+import { type BridgeCounts, chooseEndpoint, type DiscoveryOutcome, ENDPOINT_DISCOVERY_COMMAND, EngineClient, type EngineInfo, parseEndpoint, readDiscovery, startDialStdioRelay } from "../docker/mod.ts";
 import { RdhpfError } from "../errors.ts";
 import { displaySafe } from "../text_safety.ts";
 import type { Mux } from "../ssh/mod.ts";
@@ -40,7 +40,12 @@ export interface DockerLink {
   close(): Promise<void>;
 }
 
-type OpenLink = { client: EngineClient; close(): Promise<void>; sessions: (() => BridgeCounts) | null };
+/**
+ * A link whose engine has answered. The first request is the version
+ * negotiation itself: it proves the way works (a separate `/_ping` first cost
+ * one more round trip, 8-48 ms, on every start and reconnect).
+ */
+type OpenLink = { client: EngineClient; close(): Promise<void>; sessions: (() => BridgeCounts) | null; info: EngineInfo };
 
 const DISCOVERY_TIMEOUT_MS = 20_000;
 
@@ -107,13 +112,14 @@ async function viaSocketForward(mux: Mux, paths: InstancePaths, remotePath: stri
     rmSync(paths.dockerSocket, { force: true });
   };
   try {
-    await client.ping();
-    return { client, close, sessions: null };
+    return { client, close, sessions: null, info: await client.negotiate() };
   } catch (err) {
+    await close();
+    // An engine that answered but is too old (or too new) is no transport problem.
+    if (err instanceof RdhpfError && err.exitCode === 2) throw err;
     // sshd with `AllowStreamLocalForwarding no` accepts the forward but
     // closes every connection made through it: only a request tells.
     log.info("Remote Docker socket not reachable through a socket forward; trying docker system dial-stdio", { error: (err as Error).message });
-    await close();
     return null;
   }
 }
@@ -129,15 +135,15 @@ async function viaDialStdio(mux: Mux, paths: InstancePaths, maxSessions: number 
     rmSync(paths.dockerSocket, { force: true });
   };
   try {
-    await client.ping();
+    return { client, close, sessions: () => relay.counts(), info: await client.negotiate() };
   } catch (err) {
     await close();
+    if (err instanceof RdhpfError) throw err;
     throw new RdhpfError(
       `cannot reach the remote Docker engine: ${(err as Error).message}`,
       "check that `docker version` works on the remote host for this user",
     );
   }
-  return { client, close, sessions: () => relay.counts() };
 }
 
 /**
@@ -153,11 +159,11 @@ export async function openDockerLink(mux: Mux, paths: InstancePaths, endpoint: s
     link = await viaDialStdio(mux, paths, maxSessions);
   }
   try {
-    const v = await link.client.negotiate();
     writeFileAtomic(paths.endpointCache, `${endpoint}\n`);
-    return { ...link, transport, endpoint, serverVersion: v.serverVersion, apiVersion: v.apiVersion };
   } catch (err) {
     await link.close();
     throw err;
   }
+  const { client, close, sessions, info } = link;
+  return { client, close, sessions, transport, endpoint, serverVersion: info.serverVersion, apiVersion: info.apiVersion };
 }

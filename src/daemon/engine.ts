@@ -122,6 +122,10 @@ export class Engine {
   private adoptable: EngineOptions["adopt"];
   /** Set by handOver(): the session ends without touching master or forwards. */
   private handingOver = false;
+  /** The forwards held when the last session was lost: opened again as soon as the next master is ready. */
+  private heldWhenLost: ActiveForward[] = [];
+  /** That re-opening, awaited by every reconcile so that none plans against a half-restored set. */
+  private restoring: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: EngineOptions) {
     const probe = opts.routeProbe;
@@ -134,6 +138,7 @@ export class Engine {
     this.reconciler = reconciler;
     this.docker = new DockerWatch(this.mux, opts.paths, this.store, (trigger) => this.reconciles.request(trigger), publish, (socketPath) => opts.dockerSocket?.setUpstream(socketPath), opts.maxDockerSessions);
     this.reconciles = new Coalescer(async (triggers) => {
+      await this.restoring;
       const link = this.docker.current;
       if (link && this.master) await reconciler.reconcile(link, triggers);
     }, (err) => {
@@ -289,6 +294,8 @@ export class Engine {
 
   /** The backoff delay, cut short when the network path to a directly dialled host comes back. */
   private async waitBeforeRetry(delayMs: number, watchPath: boolean, signal: AbortSignal): Promise<void> {
+    // Not even a timer tick: a replaced master's handshake starts now.
+    if (delayMs <= 0) return;
     if (!this.route || !watchPath || delayMs <= ROUTE_PROBE_INTERVAL_MS) return sleep(delayMs, signal);
     const started = Date.now();
     const outcome = await this.route.wait(delayMs, signal);
@@ -372,6 +379,7 @@ export class Engine {
       this.everConnected = true;
       this.route?.forget();
       log.info("SSH ControlMaster verified healthy", { master_pid: master.pid, connect_ms: Date.now() - connectStarted });
+      if (!adopt) this.restoring = this.restoreHeldForwards();
 
       const stopTimers = startSessionTimers({
         healthIntervalMs: this.healthIntervalMs, resyncIntervalMs: this.resyncIntervalMs, checkMaster: () => master.check(),
@@ -392,6 +400,7 @@ export class Engine {
   /** Tears the session down: forwards are gone with the master. On hand-over, leaves both to the next start. */
   private async endSession(reason: string): Promise<void> {
     if (this.handingOver) {
+      await this.restoring;
       await this.docker.close();
       // A master still connecting is named nowhere: the next start could not adopt it.
       if (this.master?.pid === null) this.master.terminateNow();
@@ -401,7 +410,9 @@ export class Engine {
       return;
     }
     const shutdown = reason === "rdhpf shutdown";
+    await this.restoring;
     const ended = shutdown && this.master?.pid ? await this.applier.cancelAll(reason) : this.applier.dropAll(reason);
+    if (!shutdown && ended.length > 0) this.heldWhenLost = ended.map(({ endedAtMs: _at, endReason: _why, ...held }) => held);
     this.store.forwardsChanged(0, ended.length);
     this.store.containersUnknown();
     await this.docker.close();
@@ -412,6 +423,27 @@ export class Engine {
     rmSync(this.opts.paths.dockerSocket, { force: true });
     this.store.disconnected();
     this.publish();
+  }
+
+  /**
+   * Opens the forwards of the lost session again through the new master, at
+   * once: the Docker link and its first list take another 60-130 ms (see
+   * docs/performance.md), and the containers behind them are most likely
+   * still there. The reconcile after that list removes what is gone.
+   */
+  private async restoreHeldForwards(): Promise<void> {
+    const held = this.heldWhenLost;
+    this.heldWhenLost = [];
+    if (held.length === 0) return;
+    const started = Date.now();
+    try {
+      const restored = await this.applier.restore(held);
+      this.store.forwardsChanged(restored.length, 0);
+      this.publish();
+      log.info("Forwards of the lost connection opened again; the Docker list confirms them next", { restored: restored.length, held: held.length, duration_ms: Date.now() - started });
+    } catch (err) {
+      log.warn("Could not open the forwards of the lost connection again; the first reconcile does", { error: (err as Error).message });
+    }
   }
 
   /** Applies forward specs through the master's socket. */

@@ -7,7 +7,7 @@
  *
  * @module
  */
-export { EngineClient } from "./client.ts";
+export { EngineClient, type EngineInfo } from "./client.ts";
 export { ENDPOINT_DISCOVERY_COMMAND, parseEndpoint, readDiscovery, type DiscoveryOutcome } from "./endpoint.ts";
 export { chooseEndpoint } from "./endpoint_choice.ts";
 export { containerEventEffect, type EventEffect, isContainerLifecycleEvent } from "./events.ts";

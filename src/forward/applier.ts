@@ -139,6 +139,31 @@ export class ForwardApplier {
     for (const f of forwards) this.active.set(f.localPort, { ...f, bindAddresses: [...f.bindAddresses] });
   }
 
+  /**
+   * Adds again, through a new master, forwards that the previous one held
+   * when it died, without waiting for Docker: the reconcile that follows
+   * removes any whose container is gone meanwhile. A port whose listener
+   * cannot be opened again (on every bind address) is left out, for that
+   * reconcile to decide. Returns the forwards now active.
+   */
+  async restore(forwards: Iterable<ActiveForward>, nowMs: () => number = Date.now): Promise<ActiveForward[]> {
+    const wanted = [...forwards].filter((f) => !this.active.has(f.localPort));
+    if (wanted.length === 0) return [];
+    const result = await this.backend.add(wanted.flatMap((f) => this.specsOf(f, f.bindAddresses)));
+    const failedPorts = new Set(result.failed.map((f) => f.spec.localPort));
+    // All or nothing per port, as in apply().
+    const undo = result.ok.filter((s) => failedPorts.has(s.localPort));
+    if (undo.length > 0) await this.backend.cancel(undo);
+    const restored: ActiveForward[] = [];
+    for (const f of wanted) {
+      if (failedPorts.has(f.localPort)) continue;
+      const again = { ...f, bindAddresses: [...f.bindAddresses], sinceMs: nowMs() };
+      this.active.set(f.localPort, again);
+      restored.push(again);
+    }
+    return restored;
+  }
+
   /** Forgets every forward: the master that held them is gone. */
   dropAll(reason: string, nowMs = Date.now()): EndedForward[] {
     const ended = [...this.active.values()].map((f) => this.remember(f, reason, nowMs));

@@ -101,4 +101,53 @@ describe("ForwardApplier", () => {
     assert.deepEqual(ended.map((e) => e.endReason), ["connection lost", "connection lost"]);
     assert.equal(applier.active.size, 0);
   });
+  describe("restore (a new master after the old one died)", () => {
+    async function heldThenLost(ports: number[]) {
+      const old = new ForwardApplier(new TableBackend(), BIND);
+      await old.apply(planForwards(ports.map((p) => want(p, { containerName: `web${p}` })), old.active));
+      return old.dropAll("connection lost");
+    }
+
+    it("opens every forward held before on its bind addresses in one batch, as active, without a reconcile", async () => {
+      const ended = await heldThenLost([80, 443]);
+      const backend = new TableBackend();
+      const applier = new ForwardApplier(backend, BIND);
+      const restored = await applier.restore(ended, () => 5000);
+      assert.deepEqual(restored.map((f) => [f.localPort, f.containerName, f.sinceMs]), [[80, "web80", 5000], [443, "web443", 5000]]);
+      assert.deepEqual([...applier.active.keys()], [80, 443]);
+      assert.deepEqual([...backend.listening].sort(), ["127.0.0.1:443", "127.0.0.1:80", "::1:443", "::1:80"]);
+      assert.deepEqual(backend.calls, ["add 4"]);
+    });
+
+    it("leaves out a port taken meanwhile, with no half forward, for the next reconcile to decide", async () => {
+      const ended = await heldThenLost([80, 5432]);
+      const backend = new TableBackend(new Set(["::1:5432"]));
+      const applier = new ForwardApplier(backend, BIND);
+      const restored = await applier.restore(ended);
+      assert.deepEqual(restored.map((f) => f.localPort), [80]);
+      assert.deepEqual([...applier.active.keys()], [80]);
+      assert.equal(applier.blocked.size, 0);
+      assert.deepEqual([...backend.listening].sort(), ["127.0.0.1:80", "::1:80"]);
+    });
+
+    it("lets the following reconcile remove a forward whose container went away meanwhile", async () => {
+      const ended = await heldThenLost([80, 443]);
+      const backend = new TableBackend();
+      const applier = new ForwardApplier(backend, BIND);
+      await applier.restore(ended);
+      const out = await applier.apply(planForwards([want(80, { containerName: "web80" })], applier.active));
+      assert.deepEqual(out.removed.map((f) => f.localPort), [443]);
+      assert.deepEqual(out.added, []);
+      assert.deepEqual([...backend.listening].sort(), ["127.0.0.1:80", "::1:80"]);
+    });
+
+    it("does not open a forward again that is already active", async () => {
+      const ended = await heldThenLost([80]);
+      const backend = new TableBackend();
+      const applier = new ForwardApplier(backend, BIND);
+      await applier.restore(ended);
+      assert.deepEqual(await applier.restore(ended), []);
+      assert.deepEqual(backend.calls, ["add 2"]);
+    });
+  });
 });

@@ -54,6 +54,9 @@ describe("rdhpf heals itself (compiled binary, real sshd + dockerd)", { skip }, 
     // (~0.3-0.4 s quiet, 0.7-2.5 s on this shared machine under load 20-30,
     // hence the wall bound; the plan itself is checked exactly).
     assert.match(daemon.logs(), /msg=Reconnecting in_ms=0 attempt=1/, "the first reconnect after the kill did not wait");
+    // The held forward was opened again as soon as the new master was ready, not after the Docker link and a list.
+    // (Its log line may follow the forward's first answer by a moment.)
+    await daemon.waitForLog(/msg="Forwards of the lost connection opened again; the Docker list confirms them next" restored=1 held=1/, 5000);
     assert.ok(backMs < 3000, `forward back after ${backMs.toFixed(0)} ms`);
     const st = await daemon.status();
     assert.equal(st.ssh.reconnects, 1);
@@ -128,5 +131,26 @@ describe("rdhpf heals itself (compiled binary, real sshd + dockerd)", { skip }, 
     assert.equal(tb.acceptedConnections() - accepted, 0, "sshd saw no new connection");
     assert.equal((await next.status()).ssh.master_pid, masterPid);
     await truth(5000);
+  });
+
+  it("stops cleanly on SIGTERM right after a killed master's forwards came back, before the Docker link did", async () => {
+    // The forwards come back before the Docker link (engine.ts, restoreHeldForwards): a stop in
+    // between must not leave an event stream running, nor the new master behind rdhpf.
+    await new Promise((r) => setTimeout(r, 5500));
+    const { masterPid } = lockOf(daemon);
+    assert.ok(masterPid);
+    process.kill(masterPid, "SIGKILL");
+    await waitFor("forward gone with the master", () => isRefused(25001), 3000, 2);
+    await waitFor("forward back", () => httpGet(25001, "127.0.0.1", 200), 10_000, 2);
+    const newMaster = lockOf(daemon).masterPid;
+    const t0 = performance.now();
+    assert.equal(await daemon.stop("SIGTERM"), 0);
+    const stopMs = performance.now() - t0;
+    await daemon.waitForLog(/Forwards of the lost connection opened again/, 2000);
+    // Below the 1.8 s deadline after which rdhpf exits without cleaning up.
+    assert.ok(stopMs < 1500, `stopped after ${stopMs.toFixed(0)} ms`);
+    assert.ok(newMaster === null || !existsSync(`/proc/${newMaster}`), "the new master ended with rdhpf");
+    assert.ok(await isRefused(25001));
+    assert.ok(await isRefused(25002));
   });
 });
