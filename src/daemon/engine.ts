@@ -153,13 +153,15 @@ export class Engine {
    * waits until its published TCP forwards are active or settled otherwise,
    * at most `deadlineMs`. Used by the start hold; never rejects.
    *
-   * One inspect per try: its answer goes to the reconcile with the trigger
-   * (no second look-up, observed_store.ts says when it still counts), the
+   * One inspect per try, shared with the start event's look-up when they
+   * overlap (inspect_flights.ts): its answer goes to the reconcile with the
+   * trigger (no second look-up; observed_store.ts says when it counts), the
    * reconcile starts without the coalescing wait, and the hold looks again
    * each time a reconcile has applied its plan, not on a timer.
    */
   async awaitContainerForwards(ref: string, deadlineMs: number): Promise<HoldOutcome> {
-    const deadline = Date.now() + deadlineMs;
+    const askedMs = Date.now();
+    const deadline = askedMs + deadlineMs;
     const started = performance.now();
     let inspectMs = 0;
     let tries = 0;
@@ -167,9 +169,11 @@ export class Engine {
       while (Date.now() < deadline) {
         const link = this.docker.current;
         if (!link || !this.master) return { outcome: "error", reason: "no Docker link (the SSH connection is being re-established)" };
-        const sentMs = Date.now();
         const inspectStarted = performance.now();
-        const inspected = await beforeDeadline(link.client.inspectContainer(ref), deadline);
+        // An inspect sent after the start was answered (the start event's look-up) shows what the hold needs: joined.
+        const flight = this.reconciler.inspects.inspect(link.client, ref, tries === 0 ? askedMs : Date.now());
+        const sentMs = flight.sentMs;
+        const inspected = await beforeDeadline(flight.answer, deadline);
         inspectMs += performance.now() - inspectStarted;
         if (inspected === "late") return { outcome: "timeout", reason: `inspecting the container took over ${deadlineMs} ms` };
         if (!inspected || !inspected.ports.some((p) => p.protocol === "tcp")) return { outcome: "nothing-to-wait-for" };

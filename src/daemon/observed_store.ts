@@ -44,8 +44,8 @@ export type ContainerNews =
 export type ContainerStep =
   /** Forget it, as of `atMs`. */
   | { do: "forget"; atMs: number }
-  /** Look it up (`GET /containers/{id}/json`). */
-  | { do: "look-up" }
+  /** Look it up (`GET /containers/{id}/json`), with a request sent after `atMs` (when the event that asks arrived). */
+  | { do: "look-up"; atMs: number }
   /**
    * Take `container` as of `atMs`, with no API call. `lookUpNext`: an event
    * arrived after that inspect was sent (the time it arrived), so the next
@@ -82,7 +82,10 @@ function foldOne(news: readonly ContainerNews[]): ContainerStep {
   // An event that arrived in the same millisecond as the inspect was sent may be newer than its answer: counted as later.
   const later = news.filter((n) => n.effect !== "inspected" && (inspected === null || n.atMs >= inspected.atMs));
   const last = later.at(-1);
-  if (inspected === null) return last?.effect === "forget" ? { do: "forget", atMs: last.atMs } : { do: "look-up" };
+  if (inspected === null) {
+    const asking = last!; // without an inspect, every piece of news is an event
+    return asking.effect === "forget" ? { do: "forget", atMs: asking.atMs } : { do: "look-up", atMs: asking.atMs };
+  }
   if (last?.effect === "forget") return { do: "forget", atMs: last.atMs };
   return { do: "take", container: inspected.container, atMs: inspected.atMs, lookUpNext: last?.atMs ?? null };
 }

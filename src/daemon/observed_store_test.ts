@@ -144,7 +144,8 @@ describe("foldNews", () => {
     assert.deepEqual(steps([e("a", "inspect"), e("b", "forget"), e("a", "forget")]), [["b", "forget"], ["a", "forget"]]);
   });
   it("a start after a die is looked up, not forgotten", () => {
-    assert.deepEqual(steps([e("a", "forget"), e("a", "inspect")]), [["a", "look-up"]]);
+    assert.deepEqual(steps([e("a", "forget", 5), e("a", "inspect", 7)]), [["a", "look-up"]]);
+    assert.deepEqual(foldNews([e("a", "forget", 5), e("a", "inspect", 7)]).get("a"), { do: "look-up", atMs: 7 });
   });
   it("takes the start hold's inspect without a look-up", () => {
     assert.deepEqual(steps([inspected("a", 100)]), [["a", "take :8000"]]);

@@ -28,6 +28,7 @@ import { hostPort } from "../address.ts";
 import { type ApplyOutcome, DEFAULT_MAX_FORWARDS, type DesiredForward, desiredForwards, type ForwardApplier, localPortProbe, type OnConflict, overCapReason, planForwards, type PortRules, type Relocation, resolveConflicts } from "../forward/mod.ts";
 import { displaySafe } from "../text_safety.ts";
 import type { DockerLink } from "./docker_link.ts";
+import { InspectFlights } from "./inspect_flights.ts";
 import { type ContainerNews, foldNews, ObservedStore, recheckAfterList } from "./observed_store.ts";
 import type { StatusStore } from "./status_store.ts";
 
@@ -62,6 +63,9 @@ export type ReconcileTrigger =
    */
   | ({ kind: "event" } & ContainerNews);
 
+/** A container to look up, with a request sent after `notBeforeMs`. */
+type LookUp = { id: string; notBeforeMs: number };
+
 export interface ReconcilerOptions {
   rules: PortRules;
   /** What to do when a wanted local port is taken (default "wait"). */
@@ -91,6 +95,8 @@ export class Reconciler {
   lastDesired: readonly DesiredForward[] = [];
   /** How long the phases of the last reconcile took, for the start hold's debug line. */
   lastTimings = { observeMs: 0, applyMs: 0, endedAt: 0 };
+  /** Container inspects in flight, shared with the start hold (inspect_flights.ts). */
+  readonly inspects = new InspectFlights();
   /** Callers of `nextApply`. */
   private applyWaiters: Array<() => void> = [];
 
@@ -153,14 +159,14 @@ export class Reconciler {
       this.observed.replaceAll(await link.client.listContainers(), started);
       this.listedLink = link;
       const recheck = recheckAfterList(this.lastEventMs, started, LIST_LAG_WINDOW_MS);
-      await this.lookUp(link, recheck);
+      await this.lookUp(link, recheck.map((id) => ({ id, notBeforeMs: started })));
       log.debug("Resync done", { containers: this.observed.size, rechecked: recheck.length, duration_ms: Date.now() - started });
       return;
     }
-    const lookUps: string[] = [];
+    const lookUps: LookUp[] = [];
     for (const [id, step] of foldNews(events)) {
       if (step.do === "forget") this.observed.forget(id, step.atMs);
-      else if (step.do === "look-up") lookUps.push(id);
+      else if (step.do === "look-up") lookUps.push({ id, notBeforeMs: step.atMs });
       else {
         this.observed.update(id, step.container, step.atMs);
         // The event came after the hold's inspect was sent: its look-up follows at once, after this reconcile.
@@ -172,16 +178,18 @@ export class Reconciler {
 
   /**
    * `GET /containers/{id}/json` for each id, at once, into the observed
-   * state. A lookup that fails leaves that container as it was; the next
-   * reconcile, asked for here, then lists them all.
+   * state; a request already in flight for an id (the start hold's) is
+   * joined when it was sent after `notBeforeMs` (inspect_flights.ts). A
+   * lookup that fails leaves that container as it was; the next reconcile,
+   * asked for here, then lists them all.
    */
-  private async lookUp(link: DockerLink, ids: string[]): Promise<void> {
-    if (ids.length === 0) return;
-    const sentMs = Date.now();
-    const found = await Promise.allSettled(ids.map((id) => link.client.inspectContainer(id)));
+  private async lookUp(link: DockerLink, wanted: LookUp[]): Promise<void> {
+    if (wanted.length === 0) return;
+    const flights = wanted.map((w) => this.inspects.inspect(link.client, w.id, w.notBeforeMs));
+    const found = await Promise.allSettled(flights.map((f) => f.answer));
     let failed: string | null = null;
     found.forEach((r, i) => {
-      if (r.status === "fulfilled") this.observed.update(ids[i]!, r.value, sentMs);
+      if (r.status === "fulfilled") this.observed.update(wanted[i]!.id, r.value, flights[i]!.sentMs);
       else failed ??= (r.reason as Error).message;
     });
     if (failed !== null) {
