@@ -53,5 +53,24 @@ describe("Coalescer", () => {
     assert.equal(waited, true);
     assert.deepEqual(runs, [[1], [2]]);
   });
-});
 
+  it("a request with now starts its run without the gathering wait", async () => {
+    const runs: number[][] = [];
+    const c = new Coalescer<number>(async (t) => void runs.push(t), () => {}, 1_000);
+    c.request(1);
+    const started = performance.now();
+    await c.requestAndWait(2, { now: true });
+    assert.ok(performance.now() - started < 500, "waited for the gathering delay");
+    assert.deepEqual(runs, [[1, 2]]);
+  });
+
+  it("without now, requests wait the gathering delay and share one run", async () => {
+    const runs: number[][] = [];
+    const c = new Coalescer<number>(async (t) => void runs.push(t), () => {}, 50);
+    const started = performance.now();
+    c.request(1);
+    await c.requestAndWait(2);
+    assert.ok(performance.now() - started >= 45, "ran before the gathering delay");
+    assert.deepEqual(runs, [[1, 2]]);
+  });
+});

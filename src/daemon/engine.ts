@@ -78,10 +78,11 @@ export interface EngineOptions extends ReconcilerOptions {
   startHold?: boolean;
 }
 
-/** Pause between two reconciles of one start hold whose container did not settle. */
+/** Pause between two tries of one start hold whose container did not settle. */
 const START_HOLD_RETRY_MS = 50;
-/** How often a start hold looks whether a reconcile under way settled its container (a cheap in-memory check). */
-const START_HOLD_POLL_MS = 5;
+
+/** Milliseconds to one decimal, for log lines. */
+const round1 = (ms: number) => Math.round(ms * 10) / 10;
 
 /** `work`'s value, or "late" when `deadline` (epoch ms) comes first. */
 async function beforeDeadline<T>(work: Promise<T>, deadline: number): Promise<T | "late"> {
@@ -134,7 +135,7 @@ export class Engine {
     this.mux = new Mux(opts.ssh);
     this.applier = new ForwardApplier(this.muxBackend(), opts.bindAddresses, findPortOwner);
     const publish = () => this.publish();
-    const reconciler = new Reconciler(opts, this.applier, this.store, () => this.reconciles.request(), publish);
+    const reconciler = new Reconciler(opts, this.applier, this.store, (trigger) => this.reconciles.request(trigger), publish);
     this.reconciler = reconciler;
     this.docker = new DockerWatch(this.mux, opts.paths, this.store, (trigger) => this.reconciles.request(trigger), publish, (socketPath) => opts.dockerSocket?.setUpstream(socketPath), opts.maxDockerSessions);
     this.reconciles = new Coalescer(async (triggers) => {
@@ -152,35 +153,58 @@ export class Engine {
     if (startHold) opts.dockerSocket?.setStartHold((ref) => runStartHold(ref, (r, ms) => this.awaitContainerForwards(r, ms), this.store));
   }
 
-  /** A reconcile that looks up container `id` (as its start event would), and its end. */
-  private requestReconcileAndWait(id: string): { done: Promise<"done"> } {
-    const trigger: ReconcileTrigger = { kind: "event", id, effect: "inspect", atMs: Date.now() };
-    return { done: this.reconciles.requestAndWait(trigger).then(() => "done" as const) };
-  }
-
   /**
    * Reconciles now for the container `ref` (name, short or full id) and
    * waits until its published TCP forwards are active or settled otherwise,
    * at most `deadlineMs`. Used by the start hold; never rejects.
+   *
+   * One inspect per try, shared with the start event's look-up when they
+   * overlap (inspect_flights.ts): its answer goes to the reconcile with the
+   * trigger (no second look-up; observed_store.ts says when it counts), the
+   * reconcile starts without the coalescing wait, and the hold looks again
+   * each time a reconcile has applied its plan, not on a timer.
    */
   async awaitContainerForwards(ref: string, deadlineMs: number): Promise<HoldOutcome> {
-    const deadline = Date.now() + deadlineMs;
-    const link = this.docker.current;
-    if (!link || !this.master) return { outcome: "error", reason: "no Docker link (the SSH connection is being re-established)" };
+    const askedMs = Date.now();
+    const deadline = askedMs + deadlineMs;
+    const started = performance.now();
+    let inspectMs = 0;
+    let tries = 0;
     try {
-      const inspected = await beforeDeadline(link.client.inspectContainer(ref), deadline);
-      if (inspected === "late") return { outcome: "timeout", reason: `inspecting the container took over ${deadlineMs} ms` };
-      if (!inspected || !inspected.ports.some((p) => p.protocol === "tcp")) return { outcome: "nothing-to-wait-for" };
-      const settled = () => forwardsSettled(inspected.id, this.reconciler.lastDesired, this.applier.active, this.applier.blocked);
-      // A reconcile of our own, at once; a run already under way (the start event's) may settle it first.
-      let ours = this.requestReconcileAndWait(inspected.id);
       while (Date.now() < deadline) {
-        if (settled()) return { outcome: "ready", containerId: inspected.id };
-        const step = await Promise.race([ours.done, sleep(START_HOLD_POLL_MS).then(() => "poll" as const)]);
-        if (step === "poll" || settled()) continue;
-        // Our run ended without settling it (not listed yet, or it failed): another one, shortly.
+        const link = this.docker.current;
+        if (!link || !this.master) return { outcome: "error", reason: "no Docker link (the SSH connection is being re-established)" };
+        const inspectStarted = performance.now();
+        // An inspect sent after the start was answered (the start event's look-up) shows what the hold needs: joined.
+        const flight = this.reconciler.inspects.inspect(link.client, ref, tries === 0 ? askedMs : Date.now());
+        const sentMs = flight.sentMs;
+        const inspected = await beforeDeadline(flight.answer, deadline);
+        inspectMs += performance.now() - inspectStarted;
+        if (inspected === "late") return { outcome: "timeout", reason: `inspecting the container took over ${deadlineMs} ms` };
+        if (!inspected || !inspected.ports.some((p) => p.protocol === "tcp")) return { outcome: "nothing-to-wait-for" };
+        tries++;
+        const settled = () => forwardsSettled(inspected.id, this.reconciler.lastDesired, this.applier.active, this.applier.blocked);
+        // Asked for before our run, so a run already under way (the start event's) that settles it wakes us too.
+        let applied = this.reconciler.nextApply().then(() => "applied" as const);
+        const trigger: ReconcileTrigger = { kind: "event", id: inspected.id, effect: "inspected", container: inspected, atMs: sentMs };
+        const ours = this.reconciles.requestAndWait(trigger, { now: true }).then(() => "done" as const);
+        for (let runEnded = false; ;) {
+          if (settled()) {
+            const t = this.reconciler.lastTimings;
+            log.debug("Start hold: forwards ready", {
+              container: inspected.id.slice(0, 12), held_ms: round1(performance.now() - started), inspect_ms: round1(inspectMs), tries,
+              last_reconcile_observe_ms: round1(t.observeMs), last_reconcile_apply_ms: round1(t.applyMs), since_apply_ms: round1(performance.now() - t.endedAt),
+            });
+            return { outcome: "ready", containerId: inspected.id };
+          }
+          if (runEnded) break;
+          const step = await beforeDeadline(Promise.race([ours, applied]), deadline);
+          if (step === "late") return { outcome: "timeout", reason: `forwards not ready within ${deadlineMs} ms` };
+          if (step === "done") runEnded = true;
+          else applied = this.reconciler.nextApply().then(() => "applied" as const);
+        }
+        // Our run ended without settling it (it failed, or newer news of the container came first): look again, shortly.
         await sleep(Math.max(0, Math.min(START_HOLD_RETRY_MS, deadline - Date.now())));
-        ours = this.requestReconcileAndWait(inspected.id);
       }
       return { outcome: "timeout", reason: `forwards not ready within ${deadlineMs} ms` };
     } catch (err) {

@@ -8,6 +8,16 @@
  * Pure: no I/O, the clock comes in as an argument; the shell
  * (reconciler.ts) fetches and feeds it. See observed_store_test.ts.
  *
+ * Newer knowledge wins: each change comes with the time it is true as of
+ * (a list or look-up: when it was sent; an event: when it arrived), and a
+ * change older than what the store already knows of that container, or
+ * older than the last full list, is ignored. Reconciles run one at a time,
+ * so their own look-ups come in order anyway; this guards the start hold's
+ * inspect, sent outside any reconcile, against a stop that arrived (and was
+ * applied) while it was under way. A look-up and an event with the same
+ * millisecond: the event wins (a `forget` it brings is never wrong for
+ * long: a start after it brings an event of its own).
+ *
  * It also remembers when rdhpf first saw each container, to break ties
  * between containers that Docker says started in the same second: Docker's
  * `Created` has one-second resolution, too coarse to tell which of two
@@ -20,17 +30,64 @@
 import type { EventEffect, ObservedContainer } from "../docker/mod.ts";
 
 /**
- * Several events for one container, folded: only the last one counts,
- * because whatever it asks for reads (or knows) the container's state after
- * all earlier ones. Keeps the order in which containers first appeared.
+ * What a reconcile learns of one container besides a full list: an event's
+ * effect, or the container itself as the start hold just inspected it
+ * (`effect: "inspected"`, start_hold.ts). `atMs`: when the event arrived, or
+ * when the inspect was sent (its answer shows the container at that time
+ * or later).
  */
-export function foldEvents(events: ReadonlyArray<{ id: string; effect: EventEffect }>): Map<string, EventEffect> {
-  const out = new Map<string, EventEffect>();
-  for (const e of events) {
-    out.delete(e.id);
-    out.set(e.id, e.effect);
+export type ContainerNews =
+  | { id: string; effect: EventEffect; atMs: number }
+  | { id: string; effect: "inspected"; container: ObservedContainer; atMs: number };
+
+/** What a reconcile does for one container, folded from its news (foldNews). */
+export type ContainerStep =
+  /** Forget it, as of `atMs`. */
+  | { do: "forget"; atMs: number }
+  /** Look it up (`GET /containers/{id}/json`), with a request sent after `atMs` (when the event that asks arrived). */
+  | { do: "look-up"; atMs: number }
+  /**
+   * Take `container` as of `atMs`, with no API call. `lookUpNext`: an event
+   * arrived after that inspect was sent (the time it arrived), so the next
+   * reconcile looks the container up as well; null: the inspect covers all.
+   */
+  | { do: "take"; container: ObservedContainer; atMs: number; lookUpNext: number | null };
+
+/**
+ * Several pieces of news for one container, folded into one step. Among
+ * events only the last counts, because whatever it asks for reads (or
+ * knows) the container's state after all earlier ones. An inspect covers
+ * the events that arrived before it was sent: they happened before it read
+ * the container. A `forget` that arrived later wins over it (a stop after
+ * the start); a later `inspect` event is looked up in the next reconcile,
+ * while this one already takes the inspected container. Keeps the order
+ * in which containers last appeared.
+ */
+export function foldNews(news: readonly ContainerNews[]): Map<string, ContainerStep> {
+  const byId = new Map<string, ContainerNews[]>();
+  for (const n of news) {
+    const mine = byId.get(n.id) ?? [];
+    byId.delete(n.id);
+    mine.push(n);
+    byId.set(n.id, mine);
   }
+  const out = new Map<string, ContainerStep>();
+  for (const [id, mine] of byId) out.set(id, foldOne(mine));
   return out;
+}
+
+function foldOne(news: readonly ContainerNews[]): ContainerStep {
+  let inspected: Extract<ContainerNews, { effect: "inspected" }> | null = null;
+  for (const n of news) if (n.effect === "inspected" && (inspected === null || n.atMs >= inspected.atMs)) inspected = n;
+  // An event that arrived in the same millisecond as the inspect was sent may be newer than its answer: counted as later.
+  const later = news.filter((n) => n.effect !== "inspected" && (inspected === null || n.atMs >= inspected.atMs));
+  const last = later.at(-1);
+  if (inspected === null) {
+    const asking = last!; // without an inspect, every piece of news is an event
+    return asking.effect === "forget" ? { do: "forget", atMs: asking.atMs } : { do: "look-up", atMs: asking.atMs };
+  }
+  if (last?.effect === "forget") return { do: "forget", atMs: last.atMs };
+  return { do: "take", container: inspected.container, atMs: inspected.atMs, lookUpNext: last?.atMs ?? null };
 }
 
 /**
@@ -56,32 +113,50 @@ interface Entry {
 export class ObservedStore {
   readonly #byId = new Map<string, Entry>();
   #listedOnce = false;
+  /** When the last full list was sent; nothing older applies. */
+  #listedAtMs = Number.NEGATIVE_INFINITY;
+  /** Per container changed since that list: as of when, and whether an event (a forget) said so. */
+  readonly #knownAt = new Map<string, { atMs: number; byEvent: boolean }>();
 
   get size(): number {
     return this.#byId.size;
   }
 
-  /** Replaces everything with a full list taken at `nowMs`; containers gone from it are forgotten. */
+  /** Replaces everything with a full list sent at `nowMs`; containers gone from it are forgotten. */
   replaceAll(list: readonly ObservedContainer[], nowMs: number): void {
     const before = new Map(this.#byId);
     this.#byId.clear();
     for (const c of list) this.#byId.set(c.id, { container: c, firstSeenMs: before.get(c.id)?.firstSeenMs ?? (this.#listedOnce ? nowMs : 0) });
     this.#listedOnce = true;
+    this.#listedAtMs = nowMs;
+    this.#knownAt.clear();
   }
 
-  /** One container as the Engine showed it at `nowMs`; null: not running (or gone). */
-  update(id: string, container: ObservedContainer | null, nowMs: number): void {
+  /**
+   * One container as the Engine showed it to a request sent at `nowMs`;
+   * null: not running (or gone). False (and nothing changed) when the store
+   * knows something newer of it.
+   */
+  update(id: string, container: ObservedContainer | null, nowMs: number): boolean {
+    const known = this.#knownAt.get(id);
+    if (nowMs < this.#listedAtMs || (known && (nowMs < known.atMs || (nowMs === known.atMs && known.byEvent)))) return false;
+    this.#knownAt.set(id, { atMs: nowMs, byEvent: false });
     if (container === null) {
       this.#byId.delete(id);
-      return;
+      return true;
     }
     const firstSeenMs = this.#byId.get(id)?.firstSeenMs ?? (this.#listedOnce ? nowMs : 0);
     this.#byId.set(id, { container, firstSeenMs });
+    return true;
   }
 
-  /** Forgets a container (an event said it is gone). */
-  forget(id: string): void {
+  /** Forgets a container: an event that arrived at `atMs` said it is gone. False when the store knows something newer of it. */
+  forget(id: string, atMs: number): boolean {
+    const known = this.#knownAt.get(id);
+    if (atMs < this.#listedAtMs || (known && atMs < known.atMs)) return false;
+    this.#knownAt.set(id, { atMs, byEvent: true });
     this.#byId.delete(id);
+    return true;
   }
 
   /** The running containers, each `createdS` raised to when rdhpf first saw it. */

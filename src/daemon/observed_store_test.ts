@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { ObservedContainer } from "../docker/types.ts";
 import { type EventEffect, LIFECYCLE_EFFECTS } from "../docker/events.ts";
-import { foldEvents, ObservedStore, recheckAfterList } from "./observed_store.ts";
+import { type ContainerNews, foldNews, ObservedStore, recheckAfterList } from "./observed_store.ts";
 
 const c = (id: string, createdS = 100, name = id, port = 8000): ObservedContainer => ({
   id, name, labels: {}, createdS, ports: [{ privatePort: 80, publicPort: port, hostIp: "0.0.0.0", protocol: "tcp" }],
@@ -13,17 +13,18 @@ type Step =
   | { list: ObservedContainer[]; atMs?: number }
   | { event: string; id: string; inspected?: ObservedContainer | null; atMs?: number };
 
-/** Plays the steps as the reconciler does: forget on "forget", the inspect answer on "inspect". */
+/** Plays the steps as the reconciler does: forget on "forget", the inspect answer on "inspect". A step without a time comes 1 ms after the one before. */
 function play(steps: Step[]): ObservedStore {
   const store = new ObservedStore();
+  let at = 1_000_000;
   for (const s of steps) {
-    const at = s.atMs ?? 1_000_000;
+    at = s.atMs ?? at + 1;
     if ("list" in s) {
       store.replaceAll(s.list, at);
       continue;
     }
     const effect = LIFECYCLE_EFFECTS.get(s.event);
-    if (effect === "forget") store.forget(s.id);
+    if (effect === "forget") store.forget(s.id, at);
     else if (effect === "inspect") store.update(s.id, s.inspected ?? null, at);
   }
   return store;
@@ -71,7 +72,7 @@ describe("ObservedStore: when rdhpf first saw each container", () => {
   });
 
   it("never dates a container earlier than Docker does", () => {
-    const s = play([{ list: [] }, { event: "start", id: "b", inspected: c("b", 300), atMs: 200_500 }]);
+    const s = play([{ list: [], atMs: 200_000 }, { event: "start", id: "b", inspected: c("b", 300), atMs: 200_500 }]);
     assert.equal(s.containers()[0]!.createdS, 300);
   });
 
@@ -81,19 +82,95 @@ describe("ObservedStore: when rdhpf first saw each container", () => {
   });
 
   it("tells apart two containers started in the same second by the order rdhpf saw them", () => {
-    const s = play([{ list: [] }, { event: "start", id: "a", inspected: c("a", 100), atMs: 100_200 }, { event: "start", id: "b", inspected: c("b", 100), atMs: 100_700 }]);
+    const s = play([{ list: [], atMs: 100_000 }, { event: "start", id: "a", inspected: c("a", 100), atMs: 100_200 }, { event: "start", id: "b", inspected: c("b", 100), atMs: 100_700 }]);
     const [a, b] = s.containers();
     assert.ok(b!.createdS > a!.createdS);
   });
 });
 
-describe("foldEvents", () => {
-  const e = (id: string, effect: EventEffect) => ({ id, effect });
-  it("keeps the last effect per container", () => {
-    assert.deepEqual([...foldEvents([e("a", "inspect"), e("b", "forget"), e("a", "forget")])], [["b", "forget"], ["a", "forget"]]);
+describe("ObservedStore: newer knowledge wins", () => {
+  it("ignores an inspect sent before a stop that was already applied", () => {
+    const s = new ObservedStore();
+    s.replaceAll([], 1_000);
+    assert.equal(s.forget("a", 1_020), true);
+    assert.equal(s.update("a", c("a"), 1_010), false);
+    assert.deepEqual(view(s), []);
+  });
+  it("takes an inspect sent after the stop arrived: the container was started again", () => {
+    const s = new ObservedStore();
+    s.replaceAll([], 1_000);
+    s.forget("a", 1_020);
+    assert.equal(s.update("a", c("a"), 1_030), true);
+    assert.deepEqual(view(s), ["a:8000"]);
+  });
+  it("lets a stop that arrived after an inspect was sent win over its answer", () => {
+    const s = new ObservedStore();
+    s.replaceAll([], 1_000);
+    s.update("a", c("a"), 1_010);
+    assert.equal(s.forget("a", 1_020), true);
+    assert.deepEqual(view(s), []);
+  });
+  it("keeps a newer look-up over an older inspect's answer", () => {
+    const s = new ObservedStore();
+    s.replaceAll([], 1_000);
+    s.update("a", c("a", 100, "a", 8001), 1_030);
+    assert.equal(s.update("a", c("a", 100, "a", 8000), 1_010), false);
+    assert.deepEqual(view(s), ["a:8001"]);
+  });
+  it("in the same millisecond, the stop wins over the look-up", () => {
+    const s = new ObservedStore();
+    s.replaceAll([], 1_000);
+    s.forget("a", 1_010);
+    assert.equal(s.update("a", c("a"), 1_010), false);
+    s.update("b", c("b", 100, "b", 8001), 1_010);
+    assert.equal(s.forget("b", 1_010), true);
+    assert.deepEqual(view(s), []);
+  });
+  it("ignores what is older than the last full list", () => {
+    const s = new ObservedStore();
+    s.replaceAll([c("a")], 1_000);
+    assert.equal(s.forget("a", 990), false);
+    assert.equal(s.update("b", c("b", 100, "b", 8001), 999), false);
+    assert.deepEqual(view(s), ["a:8000"]);
+  });
+});
+
+describe("foldNews", () => {
+  const e = (id: string, effect: EventEffect, atMs = 0): ContainerNews => ({ id, effect, atMs });
+  const inspected = (id: string, atMs: number, port = 8000): ContainerNews => ({ id, effect: "inspected", container: c(id, 100, id, port), atMs });
+  const steps = (news: ContainerNews[]) => [...foldNews(news)].map(([id, s]) => [id, s.do === "take" ? `take :${s.container.ports[0]!.publicPort}${s.lookUpNext === null ? "" : `, look up after ${s.lookUpNext}`}` : s.do]);
+
+  it("keeps the last event per container", () => {
+    assert.deepEqual(steps([e("a", "inspect"), e("b", "forget"), e("a", "forget")]), [["b", "forget"], ["a", "forget"]]);
   });
   it("a start after a die is looked up, not forgotten", () => {
-    assert.deepEqual([...foldEvents([e("a", "forget"), e("a", "inspect")])], [["a", "inspect"]]);
+    assert.deepEqual(steps([e("a", "forget", 5), e("a", "inspect", 7)]), [["a", "look-up"]]);
+    assert.deepEqual(foldNews([e("a", "forget", 5), e("a", "inspect", 7)]).get("a"), { do: "look-up", atMs: 7 });
+  });
+  it("takes the start hold's inspect without a look-up", () => {
+    assert.deepEqual(steps([inspected("a", 100)]), [["a", "take :8000"]]);
+  });
+  it("the inspect covers the start event that arrived before it was sent", () => {
+    assert.deepEqual(steps([e("a", "inspect", 95), inspected("a", 100)]), [["a", "take :8000"]]);
+  });
+  it("an event that arrived after the inspect was sent is looked up next, while the inspect is taken now", () => {
+    assert.deepEqual(steps([e("a", "inspect", 103), inspected("a", 100)]), [["a", "take :8000, look up after 103"]]);
+  });
+  it("an event in the same millisecond as the inspect was sent counts as later", () => {
+    assert.deepEqual(steps([inspected("a", 100), e("a", "inspect", 100)]), [["a", "take :8000, look up after 100"]]);
+  });
+  it("a stop that arrived after the inspect was sent wins over it", () => {
+    const folded = foldNews([inspected("a", 100), e("a", "forget", 104)]);
+    assert.deepEqual(folded.get("a"), { do: "forget", atMs: 104 });
+  });
+  it("a stop that arrived before the inspect was sent is covered by it (started again)", () => {
+    assert.deepEqual(steps([e("a", "forget", 90), e("a", "inspect", 92), inspected("a", 100)]), [["a", "take :8000"]]);
+  });
+  it("of two inspects, the one sent last counts", () => {
+    assert.deepEqual(steps([inspected("a", 110, 8001), inspected("a", 100, 8000)]), [["a", "take :8001"]]);
+  });
+  it("leaves other containers' events alone", () => {
+    assert.deepEqual(steps([e("b", "inspect", 101), inspected("a", 100)]), [["b", "look-up"], ["a", "take :8000"]]);
   });
 });
 

@@ -22,13 +22,14 @@
  *
  * @module
  */
+import { setImmediate } from "node:timers/promises";
 import { getLogger } from "@logtape/logtape";
 import { hostPort } from "../address.ts";
 import { type ApplyOutcome, DEFAULT_MAX_FORWARDS, type DesiredForward, desiredForwards, type ForwardApplier, localPortProbe, type OnConflict, overCapReason, planForwards, type PortRules, type Relocation, resolveConflicts } from "../forward/mod.ts";
 import { displaySafe } from "../text_safety.ts";
-import type { EventEffect } from "../docker/mod.ts";
 import type { DockerLink } from "./docker_link.ts";
-import { foldEvents, ObservedStore, recheckAfterList } from "./observed_store.ts";
+import { InspectFlights } from "./inspect_flights.ts";
+import { type ContainerNews, foldNews, ObservedStore, recheckAfterList } from "./observed_store.ts";
 import type { StatusStore } from "./status_store.ts";
 
 const log = getLogger(["rdhpf", "engine"]);
@@ -55,8 +56,15 @@ const REASON_CHARS = 300;
 export type ReconcileTrigger =
   /** A full list: a (re)connect, the resync, a wake. */
   | { kind: "list" }
-  /** A container event, received at `atMs` (for the add latency). */
-  | { kind: "event"; id: string; effect: EventEffect; atMs: number };
+  /**
+   * News of one container: an event, received at `atMs` (for the add
+   * latency), or the start hold's own inspect (sent at `atMs`), which the
+   * reconcile takes without asking the Engine again.
+   */
+  | ({ kind: "event" } & ContainerNews);
+
+/** A container to look up, with a request sent after `notBeforeMs`. */
+type LookUp = { id: string; notBeforeMs: number };
 
 export interface ReconcilerOptions {
   rules: PortRules;
@@ -85,35 +93,60 @@ export class Reconciler {
   private nextFreeRetries = 0;
   /** The desired forwards of the last reconcile: what the start hold checks a container against. */
   lastDesired: readonly DesiredForward[] = [];
+  /** How long the phases of the last reconcile took, for the start hold's debug line. */
+  lastTimings = { observeMs: 0, applyMs: 0, endedAt: 0 };
+  /** Container inspects in flight, shared with the start hold (inspect_flights.ts). */
+  readonly inspects = new InspectFlights();
+  /** Callers of `nextApply`. */
+  private applyWaiters: Array<() => void> = [];
 
   constructor(
     private readonly opts: ReconcilerOptions,
     private readonly applier: ForwardApplier,
     private readonly store: StatusStore,
-    /** Asks for another reconcile (through the Coalescer). */
-    private readonly requestReconcile: () => void,
+    /** Asks for another reconcile (through the Coalescer), for `trigger` if given. */
+    private readonly requestReconcile: (trigger?: ReconcileTrigger) => void,
     /** Writes the status out once a reconcile is done. */
     private readonly publish: () => void,
   ) {}
 
   /** One reconcile over `link` for `triggers` (none: plan again over what is known). */
   async reconcile(link: DockerLink, triggers: ReconcileTrigger[]): Promise<void> {
+    const started = performance.now();
     const events = triggers.filter((t) => t.kind === "event");
     await this.observe(link, triggers.some((t) => t.kind === "list"), events);
+    const observed = performance.now();
     const triggersMs = events.map((e) => e.atMs);
     const containers = this.observed.containers();
     this.store.setContainers(containers);
     const desired = await this.resolvePortConflicts(desiredForwards(containers, this.opts.rules, this.opts.maxForwards));
     this.warnOverCap(desired);
     this.warnRuleNotes(desired);
+    const planned = performance.now();
     const outcome = await this.applier.apply(planForwards(desired, this.applier.active));
     this.lastDesired = desired;
+    const applied = performance.now();
+    this.lastTimings = { observeMs: observed - started, applyMs: applied - planned, endedAt: applied };
+    const waiters = this.applyWaiters;
+    this.applyWaiters = [];
+    for (const wake of waiters) wake();
+    // Lets a start hold release its response now, before the log lines and the state file below (1-2 ms, more under load).
+    if (waiters.length > 0) await setImmediate();
     this.report(outcome, triggersMs);
     this.retryNextFreeSoon(outcome.blocked.length > 0);
     this.store.setReported(desired);
     // Forwards in conflict make the status read `degraded` through their rows (StatusStore.stateGiven).
     this.store.enter("connected", null);
     this.publish();
+  }
+
+  /**
+   * Resolves when the next reconcile has applied its plan: `lastDesired` and
+   * the applier's forwards then agree, and the start hold looks whether its
+   * container is settled (before the status is written).
+   */
+  nextApply(): Promise<void> {
+    return new Promise<void>((resolve) => this.applyWaiters.push(resolve));
   }
 
   /** Brings the observed state up to date: a full list when asked or on a new link, else only the containers the events name. */
@@ -123,33 +156,40 @@ export class Reconciler {
     for (const [id, at] of this.lastEventMs) if (at < now - LIST_LAG_WINDOW_MS) this.lastEventMs.delete(id);
     if (listWanted || this.listedLink !== link) {
       const started = Date.now();
-      this.observed.replaceAll(await link.client.listContainers(), Date.now());
+      this.observed.replaceAll(await link.client.listContainers(), started);
       this.listedLink = link;
       const recheck = recheckAfterList(this.lastEventMs, started, LIST_LAG_WINDOW_MS);
-      await this.lookUp(link, recheck);
+      await this.lookUp(link, recheck.map((id) => ({ id, notBeforeMs: started })));
       log.debug("Resync done", { containers: this.observed.size, rechecked: recheck.length, duration_ms: Date.now() - started });
       return;
     }
-    const lookUps: string[] = [];
-    for (const [id, effect] of foldEvents(events)) {
-      if (effect === "forget") this.observed.forget(id);
-      else lookUps.push(id);
+    const lookUps: LookUp[] = [];
+    for (const [id, step] of foldNews(events)) {
+      if (step.do === "forget") this.observed.forget(id, step.atMs);
+      else if (step.do === "look-up") lookUps.push({ id, notBeforeMs: step.atMs });
+      else {
+        this.observed.update(id, step.container, step.atMs);
+        // The event came after the hold's inspect was sent: its look-up follows at once, after this reconcile.
+        if (step.lookUpNext !== null) this.requestReconcile({ kind: "event", id, effect: "inspect", atMs: step.lookUpNext });
+      }
     }
     await this.lookUp(link, lookUps);
   }
 
   /**
    * `GET /containers/{id}/json` for each id, at once, into the observed
-   * state. A lookup that fails leaves that container as it was; the next
-   * reconcile, asked for here, then lists them all.
+   * state; a request already in flight for an id (the start hold's) is
+   * joined when it was sent after `notBeforeMs` (inspect_flights.ts). A
+   * lookup that fails leaves that container as it was; the next reconcile,
+   * asked for here, then lists them all.
    */
-  private async lookUp(link: DockerLink, ids: string[]): Promise<void> {
-    if (ids.length === 0) return;
-    const found = await Promise.allSettled(ids.map((id) => link.client.inspectContainer(id)));
-    const now = Date.now();
+  private async lookUp(link: DockerLink, wanted: LookUp[]): Promise<void> {
+    if (wanted.length === 0) return;
+    const flights = wanted.map((w) => this.inspects.inspect(link.client, w.id, w.notBeforeMs));
+    const found = await Promise.allSettled(flights.map((f) => f.answer));
     let failed: string | null = null;
     found.forEach((r, i) => {
-      if (r.status === "fulfilled") this.observed.update(ids[i]!, r.value, now);
+      if (r.status === "fulfilled") this.observed.update(wanted[i]!.id, r.value, flights[i]!.sentMs);
       else failed ??= (r.reason as Error).message;
     });
     if (failed !== null) {
