@@ -21,6 +21,7 @@ import { sleep } from "../sleep.ts";
 import { writeFileAtomic } from "../atomic_file.ts";
 import { backoffDelayMs } from "./backoff.ts";
 import { type DockerLink, discoverEndpoint, endpointToOpen, openDockerLink, readCachedEndpoint } from "./docker_link.ts";
+import { monotonicNowMs } from "./monotonic_clock.ts";
 import type { ReconcileTrigger } from "./reconciler.ts";
 import type { StatusStore } from "./status_store.ts";
 
@@ -157,12 +158,13 @@ export class DockerWatch {
         const now = Date.now();
         received++;
         this.store.dockerEvent(now);
+        const arrivedMs = monotonicNowMs();
         if (firstAt === null) {
           firstAt = now;
           log.info("First Docker event received", { time_since_start_ms: now - started });
         }
         const change = containerEventEffect(event);
-        if (change) this.requestReconcile({ kind: "event", id: change.id, effect: change.effect, atMs: now });
+        if (change) this.requestReconcile({ kind: "event", id: change.id, effect: change.effect, atMs: arrivedMs });
         if (this.link !== link) break;
       }
     } finally {

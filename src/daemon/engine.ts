@@ -40,6 +40,7 @@ import { Coalescer } from "./coalescer.ts";
 import type { DockerSocketServer } from "./docker_socket.ts";
 import { DockerWatch } from "./docker_watch.ts";
 import type { InstanceLock } from "./lock.ts";
+import { monotonicNowMs } from "./monotonic_clock.ts";
 import { type ReconcileTrigger, Reconciler, type ReconcilerOptions } from "./reconciler.ts";
 import { REPLACE_AT_ONCE_AFTER_MS, type ReconnectCause, reconnectPlan } from "./reconnect_plan.ts";
 import { ROUTE_PROBE_INTERVAL_MS, ROUTE_PROBE_TIMEOUT_MS, RouteWatch } from "./route_watch.ts";
@@ -165,7 +166,7 @@ export class Engine {
    * each time a reconcile has applied its plan, not on a timer.
    */
   async awaitContainerForwards(ref: string, deadlineMs: number): Promise<HoldOutcome> {
-    const askedMs = Date.now();
+    const askedMs = monotonicNowMs();
     const deadline = askedMs + deadlineMs;
     const started = performance.now();
     let inspectMs = 0;
@@ -176,7 +177,7 @@ export class Engine {
         if (!link || !this.master) return { outcome: "error", reason: "no Docker link (the SSH connection is being re-established)" };
         const inspectStarted = performance.now();
         // An inspect sent after the start was answered (the start event's look-up) shows what the hold needs: joined.
-        const flight = this.reconciler.inspects.inspect(link.client, ref, tries === 0 ? askedMs : Date.now());
+        const flight = this.reconciler.inspects.inspect(link.client, ref, tries === 0 ? askedMs : monotonicNowMs());
         const sentMs = flight.sentMs;
         const inspected = await beforeDeadline(flight.answer, deadline);
         inspectMs += performance.now() - inspectStarted;

@@ -13,6 +13,7 @@
  * @module
  */
 import type { ObservedContainer } from "../docker/mod.ts";
+import { monotonicNowMs } from "./monotonic_clock.ts";
 
 /** What can inspect a container (the link's EngineClient). */
 export interface ContainerInspector {
@@ -34,7 +35,7 @@ export class InspectFlights {
    * it was sent later than that (in the same millisecond is not later),
    * else a new one sent now.
    */
-  inspect(inspector: ContainerInspector, ref: string, notBeforeMs: number, nowMs = Date.now()): InspectFlight {
+  inspect(inspector: ContainerInspector, ref: string, notBeforeMs: number, nowMs = monotonicNowMs()): InspectFlight {
     const current = this.#inFlight.get(ref);
     if (current && current.inspector === inspector && current.sentMs > notBeforeMs) return current;
     const flight = { inspector, sentMs: nowMs, answer: inspector.inspectContainer(ref) };

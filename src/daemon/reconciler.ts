@@ -29,6 +29,7 @@ import { type ApplyOutcome, DEFAULT_MAX_FORWARDS, type DesiredForward, desiredFo
 import { displaySafe } from "../text_safety.ts";
 import type { DockerLink } from "./docker_link.ts";
 import { InspectFlights } from "./inspect_flights.ts";
+import { monotonicNowMs } from "./monotonic_clock.ts";
 import { type ContainerNews, foldNews, ObservedStore, recheckAfterList } from "./observed_store.ts";
 import type { StatusStore } from "./status_store.ts";
 
@@ -151,16 +152,16 @@ export class Reconciler {
 
   /** Brings the observed state up to date: a full list when asked or on a new link, else only the containers the events name. */
   private async observe(link: DockerLink, listWanted: boolean, events: Array<Extract<ReconcileTrigger, { kind: "event" }>>): Promise<void> {
-    const now = Date.now();
+    const now = monotonicNowMs();
     for (const e of events) this.lastEventMs.set(e.id, e.atMs);
     for (const [id, at] of this.lastEventMs) if (at < now - LIST_LAG_WINDOW_MS) this.lastEventMs.delete(id);
     if (listWanted || this.listedLink !== link) {
-      const started = Date.now();
+      const started = monotonicNowMs();
       this.observed.replaceAll(await link.client.listContainers(), started);
       this.listedLink = link;
       const recheck = recheckAfterList(this.lastEventMs, started, LIST_LAG_WINDOW_MS);
       await this.lookUp(link, recheck.map((id) => ({ id, notBeforeMs: started })));
-      log.debug("Resync done", { containers: this.observed.size, rechecked: recheck.length, duration_ms: Date.now() - started });
+      log.debug("Resync done", { containers: this.observed.size, rechecked: recheck.length, duration_ms: Math.round(monotonicNowMs() - started) });
       return;
     }
     const lookUps: LookUp[] = [];
@@ -201,7 +202,7 @@ export class Reconciler {
 
   /** One log line per decision, the totals, and the add latency (earliest trigger → forward active). */
   private report(outcome: ApplyOutcome, triggersMs: number[]): void {
-    const now = Date.now();
+    const now = monotonicNowMs();
     const earliest = triggersMs.length > 0 ? Math.min(...triggersMs) : null;
     this.store.forwardsChanged(outcome.added.length, outcome.removed.length);
     for (const f of outcome.added) {
