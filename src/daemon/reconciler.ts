@@ -206,7 +206,7 @@ export class Reconciler {
     const earliest = triggersMs.length > 0 ? Math.min(...triggersMs) : null;
     this.store.forwardsChanged(outcome.added.length, outcome.removed.length);
     for (const f of outcome.added) {
-      const latencyMs = earliest === null ? null : now - earliest;
+      const latencyMs = earliest === null ? null : Math.round(now - earliest);
       if (latencyMs !== null) this.store.recordLatency(latencyMs);
       log.info("Forward added", {
         container: displaySafe(f.containerName, NAME_CHARS), local: f.bindAddresses.map((a) => hostPort(a, f.localPort)).join(","),
