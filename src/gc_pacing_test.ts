@@ -1,6 +1,6 @@
 import { describe, it } from "bun:test";
 import assert from "node:assert/strict";
-import { DAEMON_GC_TIMER_MS, GC_TIMER_VARIABLE, gcPacingExec } from "./gc_pacing.ts";
+import { GC_TIMER_VARIABLE, gcPacingExec } from "./gc_pacing.ts";
 
 const compiled = { env: { HOME: "/home/u" }, execPath: "/usr/local/bin/rdhpf", entry: "/$bunfs/root/rdhpf", canExec: true };
 
@@ -9,11 +9,11 @@ describe("gcPacingExec", () => {
     assert.deepEqual(gcPacingExec(["run", "--host", "h"], compiled), {
       path: "/usr/local/bin/rdhpf",
       args: ["/usr/local/bin/rdhpf", "run", "--host", "h"],
-      env: { HOME: "/home/u", [GC_TIMER_VARIABLE]: String(DAEMON_GC_TIMER_MS) },
+      env: { HOME: "/home/u", [GC_TIMER_VARIABLE]: "1" },
     });
   });
   it("does nothing once the variable is set, by itself or by the user", () => {
-    assert.equal(gcPacingExec(["run"], { ...compiled, env: { [GC_TIMER_VARIABLE]: "1000" } }), null);
+    assert.equal(gcPacingExec(["run"], { ...compiled, env: { [GC_TIMER_VARIABLE]: "0" } }), null);
   });
   it("leaves short-lived commands alone", () => {
     assert.equal(gcPacingExec(["status"], compiled), null);
