@@ -5,9 +5,12 @@
  *
  * @module
  */
+import { paceGcForDaemon } from "./gc_pacing.ts";
 import { versionLine } from "./version.ts";
 
 const argv = process.argv.slice(2);
+// First of all: may replace this process (same pid) before anything is opened.
+paceGcForDaemon(argv);
 /** `rdhpf --version` answers without loading the command tree (commander and every command's modules). */
 const VERSION_ONLY = [["--version"], ["-V"], ["version"]];
 

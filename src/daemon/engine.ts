@@ -126,6 +126,8 @@ export class Engine {
   private handingOver = false;
   /** The forwards held when the last session was lost: opened again as soon as the next master is ready. */
   private heldWhenLost: ActiveForward[] = [];
+  /** The state file's text as last written, so that an unchanged document is not written again. */
+  private published: string | null = null;
   /** That re-opening, awaited by every reconcile so that none plans against a half-restored set. */
   private restoring: Promise<void> = Promise.resolve();
 
@@ -148,7 +150,7 @@ export class Engine {
     });
     this.adoptable = opts.adopt ?? null;
     this.resyncIntervalMs = opts.resyncIntervalMs ?? 30_000;
-    this.healthIntervalMs = opts.healthIntervalMs ?? 15_000;
+    this.healthIntervalMs = opts.healthIntervalMs ?? 30_000;
     const startHold = opts.startHold ?? true;
     this.store.startHoldEnabled(Boolean(opts.dockerSocket) && startHold);
     if (startHold) opts.dockerSocket?.setStartHold((ref) => runStartHold(ref, (r, ms) => this.awaitContainerForwards(r, ms), this.store));
@@ -235,11 +237,18 @@ export class Engine {
     };
   }
 
-  /** Writes the status document to the state file: its only writer. `quiet`: a failure is not worth a line. */
+  /**
+   * Writes the status document to the state file: its only writer; only when
+   * it changed (its `updated_at` then moves on). `quiet`: a failure is not
+   * worth a line.
+   */
   private publish(quiet = false): void {
+    if (JSON.stringify(this.status()) === this.published) return;
     this.store.touch();
+    const text = JSON.stringify(this.status());
     try {
-      writeFileAtomic(this.opts.paths.stateFile, JSON.stringify(this.status()));
+      writeFileAtomic(this.opts.paths.stateFile, text);
+      this.published = text;
     } catch (err) {
       if (!quiet) log.warn("Could not write the state file", { path: this.opts.paths.stateFile, error: (err as Error).message });
     }

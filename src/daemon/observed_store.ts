@@ -132,6 +132,20 @@ export class ObservedStore {
     this.#knownAt.clear();
   }
 
+  /** True when nothing changed the store since the last full list: it holds that list as it was. */
+  get unchangedSinceList(): boolean {
+    return this.#listedOnce && this.#knownAt.size === 0;
+  }
+
+  /**
+   * A full list sent at `nowMs` showed exactly what the last one did, and the
+   * store is unchanged since (`unchangedSinceList`): the same as
+   * `replaceAll` with that list, without rebuilding anything.
+   */
+  confirmList(nowMs: number): void {
+    this.#listedAtMs = nowMs;
+  }
+
   /**
    * One container as the Engine showed it to a request sent at `nowMs`;
    * null: not running (or gone). False (and nothing changed) when the store

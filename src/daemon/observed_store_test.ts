@@ -183,3 +183,37 @@ describe("recheckAfterList", () => {
     assert.deepEqual(recheckAfterList(new Map([["a", 1_000]]), 10_000, 1_000), []);
   });
 });
+
+describe("ObservedStore: a list equal to the last one", () => {
+  it("counts as unchanged only after a list and until something is learnt", () => {
+    const s = new ObservedStore();
+    assert.equal(s.unchangedSinceList, false);
+    s.replaceAll([c("a")], 1_000);
+    assert.equal(s.unchangedSinceList, true);
+    s.update("b", c("b", 100, "b", 8001), 1_010);
+    assert.equal(s.unchangedSinceList, false);
+    s.replaceAll([c("a")], 2_000);
+    s.forget("a", 2_010);
+    assert.equal(s.unchangedSinceList, false);
+  });
+  it("a refused change leaves it unchanged", () => {
+    const s = new ObservedStore();
+    s.replaceAll([c("a")], 1_000);
+    assert.equal(s.update("a", null, 900), false);
+    assert.equal(s.unchangedSinceList, true);
+  });
+  it("confirming the list moves its time on like replacing it would: older news is ignored after it", () => {
+    const confirmed = new ObservedStore();
+    const replaced = new ObservedStore();
+    confirmed.replaceAll([c("a")], 1_000);
+    replaced.replaceAll([c("a")], 1_000);
+    confirmed.confirmList(2_000);
+    replaced.replaceAll([c("a")], 2_000);
+    for (const s of [confirmed, replaced]) {
+      assert.equal(s.forget("a", 1_500), false);
+      assert.deepEqual(view(s), ["a:8000"]);
+      assert.equal(s.forget("a", 2_500), true);
+      assert.deepEqual(view(s), []);
+    }
+  });
+});

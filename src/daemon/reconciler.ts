@@ -86,6 +86,8 @@ export class Reconciler {
   private readonly observed = new ObservedStore();
   /** The link the observed state was last listed through; another link needs a full list first. */
   private listedLink: DockerLink | null = null;
+  /** The fingerprint of that list (list_digest.ts). */
+  private listDigest: string | null = null;
   /** When each container's last event arrived, for LIST_LAG_WINDOW_MS; older entries are dropped. */
   private readonly lastEventMs = new Map<string, number>();
   /** --on-conflict next-free choices; kept across reconnects so a moved forward comes back on the same port. */
@@ -115,22 +117,27 @@ export class Reconciler {
   async reconcile(link: DockerLink, triggers: ReconcileTrigger[]): Promise<void> {
     const started = performance.now();
     const events = triggers.filter((t) => t.kind === "event");
-    await this.observe(link, triggers.some((t) => t.kind === "list"), events);
+    const unchanged = await this.observe(link, triggers.some((t) => t.kind === "list"), events);
     const observed = performance.now();
     const triggersMs = events.map((e) => e.atMs);
     const containers = this.observed.containers();
-    this.store.setContainers(containers);
+    if (!unchanged) this.store.setContainers(containers);
     const desired = await this.resolvePortConflicts(desiredForwards(containers, this.opts.rules, this.opts.maxForwards));
     this.warnOverCap(desired);
     this.warnRuleNotes(desired);
     const planned = performance.now();
-    const outcome = await this.applier.apply(planForwards(desired, this.applier.active));
+    const plan = planForwards(desired, this.applier.active);
+    // The resync of a quiet host: the same list, and forwards as planned (none to add, which
+    // includes retrying a blocked one). Nothing to report, and the status is as last written.
+    const quiet = unchanged && plan.add.length === 0 && plan.remove.length === 0 && plan.adopt.length === 0 && this.store.connectedClean;
+    const outcome = await this.applier.apply(plan);
     this.lastDesired = desired;
     const applied = performance.now();
     this.lastTimings = { observeMs: observed - started, applyMs: applied - planned, endedAt: applied };
     const waiters = this.applyWaiters;
     this.applyWaiters = [];
     for (const wake of waiters) wake();
+    if (quiet) return this.retryNextFreeSoon(false);
     // Lets a start hold release its response now, before the log lines and the state file below (1-2 ms, more under load).
     if (waiters.length > 0) await setImmediate();
     this.report(outcome, triggersMs);
@@ -150,19 +157,29 @@ export class Reconciler {
     return new Promise<void>((resolve) => this.applyWaiters.push(resolve));
   }
 
-  /** Brings the observed state up to date: a full list when asked or on a new link, else only the containers the events name. */
-  private async observe(link: DockerLink, listWanted: boolean, events: Array<Extract<ReconcileTrigger, { kind: "event" }>>): Promise<void> {
+  /**
+   * Brings the observed state up to date: a full list when asked or on a new
+   * link, else only the containers the events name. True when it is known
+   * unchanged: a list on the same link, equal to the last one
+   * (list_digest.ts), and nothing learnt in between.
+   */
+  private async observe(link: DockerLink, listWanted: boolean, events: Array<Extract<ReconcileTrigger, { kind: "event" }>>): Promise<boolean> {
     const now = monotonicNowMs();
     for (const e of events) this.lastEventMs.set(e.id, e.atMs);
     for (const [id, at] of this.lastEventMs) if (at < now - LIST_LAG_WINDOW_MS) this.lastEventMs.delete(id);
     if (listWanted || this.listedLink !== link) {
       const started = monotonicNowMs();
-      this.observed.replaceAll(await link.client.listContainers(), started);
+      // Only a store that still holds the last list as it was may skip the new one's parsing.
+      const comparable = events.length === 0 && this.listedLink === link && this.observed.unchangedSinceList;
+      const { digest, containers } = await link.client.listContainersIfChanged(comparable ? this.listDigest : null);
+      if (containers === null) this.observed.confirmList(started);
+      else this.observed.replaceAll(containers, started);
+      this.listDigest = digest;
       this.listedLink = link;
       const recheck = recheckAfterList(this.lastEventMs, started, LIST_LAG_WINDOW_MS);
       await this.lookUp(link, recheck.map((id) => ({ id, notBeforeMs: started })));
-      log.debug("Resync done", { containers: this.observed.size, rechecked: recheck.length, duration_ms: Math.round(monotonicNowMs() - started) });
-      return;
+      log.debug("Resync done", { containers: this.observed.size, unchanged: containers === null, rechecked: recheck.length, duration_ms: Math.round(monotonicNowMs() - started) });
+      return containers === null && recheck.length === 0 && events.length === 0;
     }
     const lookUps: LookUp[] = [];
     for (const [id, step] of foldNews(events)) {
@@ -175,6 +192,7 @@ export class Reconciler {
       }
     }
     await this.lookUp(link, lookUps);
+    return false;
   }
 
   /**

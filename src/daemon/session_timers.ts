@@ -1,10 +1,15 @@
 /**
- * The timers of one SSH session: a health check of the master every 15 s,
- * a resync (reconcile from the full list) every 30 s, and wake detection.
+ * The timers of one SSH session: a health check of the master and a resync
+ * (reconcile from the full list), both every 30 s, and wake detection.
  * None of them starts a process: the health check is the mux protocol's
  * alive check on the control socket (src/ssh/mux_probe.ts, deadline 5 s, so
- * a master that accepts but no longer answers ends the session within 20 s),
- * the resync one Engine API list.
+ * a master that accepts but no longer answers ends the session within 35 s;
+ * a master that exits is noticed at once, by its exit), the resync one
+ * Engine API list.
+ *
+ * Both fire in the same tick: while idle, each burst of work keeps Bun's
+ * garbage collector waking every second for ~20 s afterwards, so one burst
+ * every 30 s costs about half of two (docs/performance.md, idle CPU).
  *
  * Wake detection rides on the health timer: a laptop that slept, or an
  * rdhpf that was stopped (SIGSTOP, a debugger), sees that timer fire late.
@@ -55,6 +60,7 @@ export function startSessionTimers(o: SessionTimerOptions): () => void {
     }
     if (!(await o.checkMaster().catch(() => false)) && !o.signal.aborted) o.endSession("ControlMaster check failed");
   }, o.healthIntervalMs);
+  // Set up right after the health timer: with equal intervals both fire in one pass of the event loop.
   const resync = setInterval(o.requestReconcile, o.resyncIntervalMs);
   return () => {
     clearInterval(health);

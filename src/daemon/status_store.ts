@@ -93,6 +93,11 @@ export class StatusStore {
     this.updatedAtMs = Date.now();
   }
 
+  /** Whether the state is "connected" with no error: what a reconcile leaves behind, so one that changed nothing need not set it again. */
+  get connectedClean(): boolean {
+    return this.state === "connected" && this.lastError === null;
+  }
+
   /** The daemon's state; `lastError` stays as it was unless given. */
   enter(state: DaemonState, lastError: string | null = this.lastError): void {
     this.state = state;

@@ -12,6 +12,7 @@ import { RdhpfError } from "../errors.ts";
 import { excerpt, firstIssue, nodeErrorCode, payloadError } from "./engine_errors.ts";
 import { EngineHttp, type EngineHttpOptions } from "./engine_http.ts";
 import { JsonLineSplitter } from "./json_lines.ts";
+import { containerListDigest } from "./list_digest.ts";
 import { containerFromInspect, containerFromSummary } from "./ports.ts";
 import {
   ContainerInspectSchema,
@@ -165,9 +166,19 @@ export class EngineClient {
    * validate is skipped, with one warning per container id.
    */
   async listContainers(): Promise<ObservedContainer[]> {
+    return (await this.listContainersIfChanged(null)).containers!;
+  }
+
+  /**
+   * The list, or only its fingerprint (list_digest.ts) when that equals
+   * `lastDigest`: `containers` is then null and nothing was parsed.
+   */
+  async listContainersIfChanged(lastDigest: string | null): Promise<{ digest: string; containers: ObservedContainer[] | null }> {
     const path = `${await this.#versionPrefix()}/containers/json`;
     const res = await this.#http.request("GET", path);
     this.#http.expectOk("GET", path, res);
+    const digest = containerListDigest(res.body.toString("utf8"));
+    if (digest === lastDigest) return { digest, containers: null };
     const items = this.#http.parseJson("GET", path, res);
     if (!Array.isArray(items)) throw payloadError(this.socketPath, "GET", path, res.status, "expected a JSON array");
     const containers: ObservedContainer[] = [];
@@ -176,7 +187,7 @@ export class EngineClient {
       if (parsed.success) containers.push(containerFromSummary(parsed.data));
       else this.#reportMalformed(item, firstIssue(parsed.error));
     }
-    return containers;
+    return { digest, containers };
   }
 
   /**

@@ -64,6 +64,26 @@ describe("rdhpf heals itself (compiled binary, real sshd + dockerd)", { skip }, 
     await truth(10_000);
   });
 
+  it("ends the session of a master that stops answering (SIGSTOP) within 45 s, and forwards answer again through a new one", async () => {
+    const { masterPid } = lockOf(daemon);
+    assert.ok(masterPid);
+    const t0 = performance.now();
+    process.kill(masterPid, "SIGSTOP");
+    try {
+      await daemon.waitForLog(/msg="SSH session ended" reason="ControlMaster check failed"/, 45_000);
+    } finally {
+      // The hung master is ended by rdhpf; one still around must not stay stopped.
+      try {
+        process.kill(masterPid, "SIGCONT");
+      } catch { /* already gone */ }
+    }
+    const endedMs = performance.now() - t0;
+    console.log(`session of the stopped master ended ${(endedMs / 1000).toFixed(1)} s after its SIGSTOP`);
+    assert.ok(endedMs < 45_000, `ended after ${endedMs.toFixed(0)} ms`);
+    await waitFor("forward back", () => httpGet(25001, "127.0.0.1", 200), 15_000);
+    await truth(15_000);
+  });
+
   it("comes back within 15 s after sshd restarts and drops its connections", async () => {
     await tb.restartSshd({ dropConnections: true });
     await waitFor("forward back after sshd restart", async () => (await daemon.status()).ssh.reconnects >= 2 && (await httpGet(25001)), 15_000);
