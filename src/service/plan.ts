@@ -9,6 +9,7 @@
  */
 import { join } from "node:path";
 import { z } from "zod";
+import { GC_TIMER_VARIABLE } from "../gc_pacing.ts";
 import { isManagedPlist, LAUNCHD_LABEL, launchdPlist, plistProgramArguments } from "./launchd.ts";
 import { SERVICE_PATH } from "./spec.ts";
 import { isManagedUnit, SYSTEMD_UNIT, systemdUnit, unitExecStartArgv } from "./systemd.ts";
@@ -164,7 +165,8 @@ export function planService(input: PlanOptions): ServicePlan {
     runArgs: opts.runArgs,
     home: opts.home,
     logDir,
-    env: { PATH: SERVICE_PATH, ...opts.env },
+    // Set here, the daemon starts without Bun's GC timer at once, with no re-exec of itself (src/gc_pacing.ts).
+    env: { PATH: SERVICE_PATH, [GC_TIMER_VARIABLE]: "1", ...opts.env },
   };
   const darwin = opts.platform === "darwin";
   const notes = darwin

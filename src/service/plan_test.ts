@@ -45,6 +45,11 @@ describe("planService", () => {
     assert.ok(!withAgent.notes.some((n) => n.includes("SSH_AUTH_SOCK")));
     assert.match(withAgent.content, /^Environment="SSH_AUTH_SOCK=\/run\/user\/1000\/agent"$/m);
   });
+
+  it("starts the daemon without Bun's GC timer, so it need not re-exec itself (gc_pacing.ts)", () => {
+    assert.match(plan("linux", "/home/ci").content, /^Environment="BUN_GC_TIMER_DISABLE=1"$/m);
+    assert.match(plan("darwin", "/Users/ci").content, /<key>BUN_GC_TIMER_DISABLE<\/key>\s*<string>1<\/string>/);
+  });
 });
 
 describe("serviceArgvFromFile: the argv read back from the file install wrote", () => {
